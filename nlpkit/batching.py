@@ -1,0 +1,123 @@
+"""Batching: dynamic padding, length-grouped sampling, splitting outputs per row."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterator, Mapping, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Sampler
+
+# Keys padded with 0 besides the pad id for input_ids; "labels"-like keys get -100.
+_ZERO_PAD = ("attention_mask", "token_type_ids", "special_tokens_mask")
+IGNORE_INDEX = -100
+
+
+def pad_features(features: Sequence[Mapping[str, Any]], pad_id: int = 0) -> dict[str, torch.Tensor]:
+    """Stack a batch; list-valued keys are padded to the longest row of this batch.
+
+    ``input_ids`` pad with ``pad_id``; masks and segment ids with 0; any other list
+    key (token labels) with -100 so the loss ignores it. Scalars are stacked.
+    Non-numeric keys (strings, None) are left out.
+    """
+    batch: dict[str, torch.Tensor] = {}
+    for key in features[0]:
+        values = [f[key] for f in features]
+        first = values[0]
+        if isinstance(first, (list, tuple, np.ndarray)):
+            width = max(len(v) for v in values)
+            if key == "input_ids":
+                fill = pad_id
+            elif key in _ZERO_PAD:
+                fill = 0
+            else:
+                fill = IGNORE_INDEX
+            if len(first) and isinstance(first[0], (list, tuple)):  # e.g. multi-hot per token
+                continue
+            is_float = any(isinstance(x, float) for v in values for x in v[:1])
+            out = torch.full((len(values), width), fill, dtype=torch.float32 if is_float else torch.long)
+            for i, v in enumerate(values):
+                if len(v):
+                    out[i, : len(v)] = torch.as_tensor(v, dtype=out.dtype)
+            batch[key] = out
+        elif isinstance(first, bool):
+            batch[key] = torch.tensor(values, dtype=torch.bool)
+        elif isinstance(first, int):
+            batch[key] = torch.tensor(values, dtype=torch.long)
+        elif isinstance(first, float):
+            batch[key] = torch.tensor(values, dtype=torch.float32)
+    return batch
+
+
+def split_rows(output: Any, batch: Mapping[str, torch.Tensor]) -> list[Any]:
+    """Split a head's output (tensor or dict of tensors) into one numpy value per row.
+
+    Tensors whose second dim is the batch's sequence length are cut to each row's
+    real length (sum of its attention mask), so padding never leaks into decoding.
+    """
+    lengths = batch["attention_mask"].sum(dim=1).tolist() if "attention_mask" in batch else None
+    seq_len = batch["attention_mask"].shape[1] if "attention_mask" in batch else None
+
+    def rows(t: torch.Tensor) -> list[np.ndarray]:
+        t = t.detach().float().cpu()
+        out = []
+        for i in range(t.shape[0]):
+            row = t[i]
+            if lengths is not None and t.dim() >= 2 and t.shape[1] == seq_len:
+                row = row[: int(lengths[i])]
+            out.append(row.numpy())
+        return out
+
+    if isinstance(output, torch.Tensor):
+        return rows(output)
+    if isinstance(output, Mapping):
+        columns = {k: rows(v) for k, v in output.items() if isinstance(v, torch.Tensor)}
+        size = len(next(iter(columns.values())))
+        return [{k: v[i] for k, v in columns.items()} for i in range(size)]
+    raise TypeError(f"cannot split head output of type {type(output).__name__}")
+
+
+class LengthGroupedSampler(Sampler[int]):
+    """Shuffled indices where neighbours have similar lengths.
+
+    Indices are shuffled, cut into mega-batches of ``batch_size * group`` rows, each
+    sorted by length and cut into batches; the batches are then shuffled, so every
+    epoch differs while padding stays small. Seeded by ``seed + epoch``; Lightning calls
+    :meth:`set_epoch`. The state (epoch, rows consumed) makes mid-epoch resume exact.
+    """
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, seed: int, group: int = 50, shuffle: bool = True) -> None:
+        self.lengths = list(lengths)
+        self.batch_size = batch_size
+        self.seed = seed
+        self.group = group
+        self.shuffle = shuffle
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def order(self) -> list[int]:
+        n = len(self.lengths)
+        if not self.shuffle:
+            return sorted(range(n), key=lambda i: -self.lengths[i])
+        gen = torch.Generator().manual_seed(self.seed + self.epoch)
+        perm = torch.randperm(n, generator=gen).tolist()
+        mega = self.batch_size * self.group
+        batches: list[list[int]] = []
+        for start in range(0, n, mega):
+            chunk = sorted(perm[start : start + mega], key=lambda i: -self.lengths[i])
+            batches.extend(chunk[j : j + self.batch_size] for j in range(0, len(chunk), self.batch_size))
+        shuffled = torch.randperm(len(batches), generator=gen).tolist()
+        return [i for b in shuffled for i in batches[b]]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.order())
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+
+def num_batches(n: int, batch_size: int) -> int:
+    return math.ceil(n / batch_size)

@@ -1,0 +1,34 @@
+"""Errors that nlpkit reports to users as one paragraph, without a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class NlpkitError(Exception):
+    """Base class: the CLI prints the message and exits with code 2."""
+
+    exit_code = 2
+
+
+class RecipeError(NlpkitError):
+    """A recipe is invalid: unknown key, wrong type, missing file, unknown task."""
+
+
+class PluginError(NlpkitError):
+    """A plugin failed to load or a name is not registered."""
+
+
+class DataError(NlpkitError):
+    """A data file holds a row that cannot be read; names the file and line."""
+
+    def __init__(self, path: str | Path, line: int | None, message: str) -> None:
+        self.path = str(path)
+        self.line = line
+        self.reason = message
+        where = f"{self.path}:{line}" if line is not None else self.path
+        super().__init__(f"{where}: {message}")
+
+
+class RunDirError(NlpkitError):
+    """A run directory is missing, incomplete or in the way."""

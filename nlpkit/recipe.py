@@ -1,0 +1,273 @@
+"""Recipes: one YAML file per experiment, validated against typed sections.
+
+Flow: YAML (safe) -> ``${ENV}`` interpolation -> ``key.sub=value`` overrides ->
+validation of the core sections and of the task plugin's own ``data``/``head`` options.
+Every error names the file, the key and what was expected, with a "did you mean" hint.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal, Mapping, Sequence
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from nlpkit.errors import RecipeError
+
+
+class Section(BaseModel):
+    """A recipe section: unknown keys are errors, values are type-checked."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class EncoderSection(Section):
+    name: str = Field("minilm", description="Local path, hub id, or registered alias.")
+    max_length: int = Field(128, gt=8, le=8192, description="Tokens per sequence (window).")
+    init: Literal["pretrained", "scratch"] = Field(
+        "pretrained", description="'scratch' builds a new model from `config` (pre-training)."
+    )
+    config: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Overrides of the model config, e.g. num_hidden_layers (with init: scratch).",
+    )
+    extend_vocab: bool = Field(
+        False,
+        description="Add the training data's characters/words missing from the vocabulary "
+        "as new tokens (new embedding rows, trained during fine-tuning).",
+    )
+    extend_vocab_min_count: int = Field(2, ge=1, description="Minimum count of a new token.")
+
+
+class DataSection(Section):
+    """Core data keys; a task's ``DataOptions`` subclasses this with its own keys."""
+
+    train: str | None = None
+    validation: str | None = None
+    test: str | None = None
+    limit_train: int | None = Field(None, gt=0, description="Use only the first N training examples.")
+    limit_validation: int | None = Field(None, gt=0)
+    limit_test: int | None = Field(None, gt=0)
+    validation_split: float | None = Field(
+        None, gt=0, lt=1, description="Hold out this seeded fraction of train as validation."
+    )
+    split_seed: int = Field(13, description="Seed of validation_split.")
+    encoding: str = Field("utf-8-sig", description="Text encoding of the data files.")
+    on_error: Literal["raise", "skip"] = Field(
+        "raise", description="A malformed row stops the run, or is skipped and counted."
+    )
+    cache: bool = Field(True, description="Cache tokenized features between runs.")
+    cache_dir: str | None = Field(None, description="Default: $NLPKIT_CACHE or ~/.cache/nlpkit.")
+
+
+class HeadSection(Section):
+    """Core head keys; a task's ``HeadOptions`` subclasses this."""
+
+    dropout: float = Field(0.1, ge=0, lt=1)
+
+
+class TrainSection(Section):
+    epochs: int = Field(3, gt=0)
+    max_steps: int = Field(-1, description="Stop after this many optimizer steps (-1: epochs decide).")
+    batch_size: int = Field(32, gt=0)
+    eval_batch_size: int = Field(64, gt=0)
+    lr: float = Field(5e-5, gt=0)
+    head_lr: float | None = Field(None, gt=0, description="Learning rate of the head (default: lr).")
+    weight_decay: float = Field(0.01, ge=0)
+    warmup_ratio: float = Field(0.1, ge=0, lt=1)
+    layer_lr_decay: float = Field(
+        1.0, gt=0, le=1, description="Layer-wise learning-rate decay (1.0 = off)."
+    )
+    max_grad_norm: float | None = Field(1.0, gt=0)
+    seed: int = 42
+    precision: Literal["32", "bf16-mixed"] = "bf16-mixed"
+    monitor: str | None = Field(None, description="Validation metric for the best checkpoint.")
+    monitor_mode: Literal["max", "min"] | None = None
+    early_stopping_patience: int | None = Field(None, gt=0)
+    checkpoint_every_n_steps: int = Field(200, gt=0, description="Save last.ckpt for --resume.")
+    group_by_length: bool = True
+    num_workers: int = Field(0, ge=0)
+    log_every_n_steps: int = Field(10, gt=0)
+
+    @field_validator("precision", mode="before")
+    @classmethod
+    def _precision_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) else value
+
+
+class OutputSection(Section):
+    dir: str = Field("runs/{task}", description="Run directory; {task} is replaced.")
+    save_predictions: bool = True
+    keep_checkpoints: bool = Field(False, description="Keep Lightning checkpoints after the run.")
+
+
+class Recipe(Section):
+    """A validated recipe. ``data`` and ``head`` are the task's own option classes."""
+
+    task: str
+    encoder: EncoderSection = Field(default_factory=EncoderSection)
+    data: DataSection = Field(default_factory=DataSection)
+    head: HeadSection = Field(default_factory=HeadSection)
+    train: TrainSection = Field(default_factory=TrainSection)
+    trainer: dict[str, Any] = Field(
+        default_factory=dict, description="Passed through to the Lightning Trainer."
+    )
+    output: OutputSection = Field(default_factory=OutputSection)
+    source: str | None = Field(None, exclude=True, description="File the recipe came from.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude={"source"})
+
+    @property
+    def output_dir(self) -> Path:
+        return Path(self.output.dir.replace("{task}", self.task))
+
+
+SECTIONS = ("task", "encoder", "data", "head", "train", "trainer", "output")
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise RecipeError(f"recipe file {path} does not exist")
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise RecipeError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if loaded is None:
+        loaded = {}
+    if not isinstance(loaded, dict):
+        raise RecipeError(f"{path}: a recipe is a mapping of sections ({', '.join(SECTIONS)})")
+    return loaded
+
+
+def interpolate(value: Any, source: str, key: str = "") -> Any:
+    """Replace ``${VAR}`` and ``${VAR:-default}`` in every string of ``value``."""
+    if isinstance(value, dict):
+        return {k: interpolate(v, source, f"{key}.{k}" if key else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate(v, source, f"{key}[{i}]") for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def replace(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        raise RecipeError(
+            f"{source}: {key} uses ${{{name}}}, but the environment variable {name} is not set "
+            f"(set it, or write ${{{name}:-default}})"
+        )
+
+    return _ENV.sub(replace, value)
+
+
+def apply_overrides(raw: dict[str, Any], overrides: Sequence[str], source: str) -> dict[str, Any]:
+    """Apply ``a.b=value`` overrides; the value is parsed as YAML (``1`` is an int)."""
+    raw = copy.deepcopy(raw)
+    for item in overrides:
+        if "=" not in item:
+            raise RecipeError(f"override '{item}' is not of the form key.sub=value (e.g. train.epochs=1)")
+        dotted, text = item.split("=", 1)
+        try:
+            value = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError:
+            value = text
+        parts = dotted.strip().split(".")
+        node = raw
+        for part in parts[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise RecipeError(f"override '{item}': {part} is not a section")
+            node = child
+        node[parts[-1]] = value
+    return raw
+
+
+def _describe(error: Mapping[str, Any], known: Mapping[str, Sequence[str]]) -> str:
+    loc = ".".join(str(p) for p in error["loc"])
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        section, _, leaf = loc.rpartition(".")
+        options = known.get(section, ())
+        hint = difflib.get_close_matches(leaf, options, n=1, cutoff=0.6)
+        suggestion = f" (did you mean {section + '.' if section else ''}{hint[0]}?)" if hint else ""
+        listing = f"; known keys: {', '.join(options)}" if options and not hint else ""
+        return f"unknown key {loc}{suggestion}{listing}"
+    if kind == "missing":
+        return f"{loc} is required"
+    given = error.get("input")
+    return f"{loc}: {error['msg'].lower()}, got {given!r}"
+
+
+def _known_keys(model: type[BaseModel], prefix: str = "") -> dict[str, list[str]]:
+    keys: dict[str, list[str]] = {prefix: [n for n in model.model_fields if n != "source"]}
+    for name, field in model.model_fields.items():
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            keys.update(_known_keys(ann, f"{prefix}.{name}" if prefix else name))
+    return keys
+
+
+def build_recipe(raw: Mapping[str, Any], source: str = "<recipe>") -> Recipe:
+    """Validate a raw mapping against the core sections and the task plugin's options."""
+    from nlpkit.plugins import get_task  # plugins need the recipe types; import late
+
+    raw = dict(raw)
+    task_name = raw.get("task")
+    if task_name is None:
+        raise RecipeError(f"{source}: the key 'task' is required (e.g. task: classification)")
+    if not isinstance(task_name, str):
+        raise RecipeError(f"{source}: task must be a task name, got {task_name!r}")
+    task_cls = get_task(task_name, source=source)
+    model = task_cls.recipe_model()
+    try:
+        recipe = model.model_validate({**raw, "source": source})
+    except ValidationError as exc:
+        known = _known_keys(model)
+        problems = "; ".join(_describe(e, known) for e in exc.errors())
+        raise RecipeError(f"{source}: {problems}") from None
+    check_files(recipe)
+    return recipe
+
+
+def check_files(recipe: Recipe) -> None:
+    missing = [
+        f"data.{split} = {path}"
+        for split in ("train", "validation", "test")
+        if (path := getattr(recipe.data, split)) and not Path(path).exists()
+    ]
+    if missing:
+        raise RecipeError(
+            f"{recipe.source}: data file not found: {'; '.join(missing)} "
+            f"(relative paths are read from the current directory, {Path.cwd()})"
+        )
+
+
+def load_recipe(
+    recipe: str | Path | Mapping[str, Any], overrides: Sequence[str] = ()
+) -> Recipe:
+    """Load a recipe from a YAML path or a mapping, apply overrides, validate."""
+    if isinstance(recipe, Mapping):
+        raw, source = dict(recipe), "<recipe>"
+    else:
+        raw, source = read_yaml(recipe), str(recipe)
+    raw = apply_overrides(raw, overrides, source)
+    raw = interpolate(raw, source)
+    return build_recipe(raw, source)
+
+
+def dump_recipe(recipe: Recipe) -> str:
+    return yaml.safe_dump(recipe.to_dict(), sort_keys=False, allow_unicode=True)

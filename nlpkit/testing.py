@@ -1,0 +1,58 @@
+"""Helpers for tests of nlpkit and of task plugins: a tiny random BERT built offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+DEFAULT_TEXTS = (
+    "the movie was great and the actors were wonderful",
+    "a terrible boring film with a bad plot",
+    "angela merkel visited paris on monday",
+    "what is the capital of france ? paris is the capital",
+    "i loved it , truly a good and fun story",
+    "awful , slow and dull . i hated every minute",
+)
+
+
+def tiny_bert(
+    path: str | Path,
+    texts: Iterable[str] = DEFAULT_TEXTS,
+    *,
+    hidden_size: int = 32,
+    layers: int = 2,
+    heads: int = 2,
+    vocab_size: int = 400,
+    lowercase: bool = True,
+    seed: int = 0,
+) -> Path:
+    """Save a randomly initialised BERT with a WordPiece vocabulary trained on ``texts``.
+
+    Takes well under a second; the result loads with ``AutoModel``/``AutoTokenizer`` and
+    can be used as ``encoder.name`` in a recipe.
+    """
+    import torch
+    from tokenizers import BertWordPieceTokenizer
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    wordpiece = BertWordPieceTokenizer(lowercase=lowercase, handle_chinese_chars=True)
+    texts = list(texts)
+    wordpiece.train_from_iterator(texts, vocab_size=vocab_size, min_frequency=1, show_progress=False)
+    vocab = wordpiece.get_vocab()
+    tokenizer = BertTokenizerFast(
+        vocab=dict(sorted(vocab.items(), key=lambda kv: kv[1])), do_lower_case=lowercase, model_max_length=512
+    )
+    tokenizer.save_pretrained(path)
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=hidden_size,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        intermediate_size=hidden_size * 2,
+        max_position_embeddings=512,
+    )
+    BertModel(config).save_pretrained(path)
+    return path
