@@ -121,3 +121,16 @@ class LengthGroupedSampler(Sampler[int]):
 
 def num_batches(n: int, batch_size: int) -> int:
     return math.ceil(n / batch_size)
+
+
+class FixedOrderSampler(Sampler[int]):
+    """Yields a given order of indices (evaluation: longest first, same every time)."""
+
+    def __init__(self, order: Sequence[int]) -> None:
+        self.order = list(order)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.order)
+
+    def __len__(self) -> int:
+        return len(self.order)

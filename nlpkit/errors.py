@@ -32,3 +32,28 @@ class DataError(NlpkitError):
 
 class RunDirError(NlpkitError):
     """A run directory is missing, incomplete or in the way."""
+
+
+class RowErrors:
+    """Collects bad rows of one file: raises on the first (``on_error: raise``) or skips
+    and counts them (``on_error: skip``), then reports where they were."""
+
+    def __init__(self, path: str | Path, on_error: str = "raise") -> None:
+        self.path = str(path)
+        self.on_error = on_error
+        self.skipped: list[tuple[int | None, str]] = []
+
+    def add(self, line: int | None, message: str) -> None:
+        if self.on_error != "skip":
+            raise DataError(self.path, line, message)
+        self.skipped.append((line, message))
+
+    def report(self) -> None:
+        if not self.skipped:
+            return
+        import logging
+
+        first = "; ".join(f"line {line}: {msg}" for line, msg in self.skipped[:3])
+        logging.getLogger("nlpkit").warning(
+            "%s: skipped %d malformed rows (data.on_error: skip), e.g. %s", self.path, len(self.skipped), first
+        )

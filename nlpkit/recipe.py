@@ -30,12 +30,19 @@ class EncoderSection(Section):
     name: str = Field("minilm", description="Local path, hub id, or registered alias.")
     max_length: int = Field(128, gt=8, le=8192, description="Tokens per sequence (window).")
     init: Literal["pretrained", "scratch"] = Field(
-        "pretrained", description="'scratch' builds a new model from `config` (pre-training)."
+        "pretrained",
+        description="'scratch': random weights, BertConfig defaults updated by `config` "
+        "(the tokenizer comes from `name`, or is trained with train_tokenizer).",
     )
     config: dict[str, Any] = Field(
         default_factory=dict,
         description="Overrides of the model config, e.g. num_hidden_layers (with init: scratch).",
     )
+    train_tokenizer: bool = Field(
+        False, description="Train a new WordPiece vocabulary on the training texts (tokenizers)."
+    )
+    vocab_size: int = Field(8000, gt=100, description="Size of a trained vocabulary.")
+    lowercase: bool = Field(True, description="Lower-case when training a vocabulary.")
     extend_vocab: bool = Field(
         False,
         description="Add the training data's characters/words missing from the vocabulary "
@@ -221,7 +228,7 @@ def _known_keys(model: type[BaseModel], prefix: str = "") -> dict[str, list[str]
     return keys
 
 
-def build_recipe(raw: Mapping[str, Any], source: str = "<recipe>") -> Recipe:
+def build_recipe(raw: Mapping[str, Any], source: str = "<recipe>", *, check_paths: bool = True) -> Recipe:
     """Validate a raw mapping against the core sections and the task plugin's options."""
     from nlpkit.plugins import get_task  # plugins need the recipe types; import late
 
@@ -239,7 +246,8 @@ def build_recipe(raw: Mapping[str, Any], source: str = "<recipe>") -> Recipe:
         known = _known_keys(model)
         problems = "; ".join(_describe(e, known) for e in exc.errors())
         raise RecipeError(f"{source}: {problems}") from None
-    check_files(recipe)
+    if check_paths:
+        check_files(recipe)
     return recipe
 
 

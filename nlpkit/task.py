@@ -128,8 +128,13 @@ class Task(ABC, Generic[ExampleT]):
         """Length used to group batches of similar size."""
         return len(feature["input_ids"])
 
-    def collate(self, features: Sequence[Feature], tokenizer: "PreTrainedTokenizerBase") -> dict[str, "torch.Tensor"]:
-        """Pad a batch: ids with the pad id, masks with 0, sequence labels with -100."""
+    def collate(
+        self, features: Sequence[Feature], tokenizer: "PreTrainedTokenizerBase", *, training: bool
+    ) -> dict[str, "torch.Tensor"]:
+        """Pad a batch: ids with the pad id, masks with 0, sequence labels with -100.
+
+        ``training`` is False for validation, test and prediction batches (a task that
+        draws random masks makes them reproducible there)."""
         from nlpkit.batching import pad_features
 
         return pad_features(features, pad_id=tokenizer.pad_token_id or 0)
@@ -174,6 +179,20 @@ class Task(ABC, Generic[ExampleT]):
     def has_labels(self, examples: Sequence[ExampleT]) -> bool:
         """Whether metrics can be computed on these examples."""
         return True
+
+    prediction_formats: ClassVar[tuple[str, ...]] = ("jsonl",)
+    """Formats of ``render``; the run directory writes every one of them per split."""
+
+    def render(
+        self, examples: Sequence[ExampleT], predictions: Sequence[dict[str, Any]], fmt: str
+    ) -> Iterator[str]:
+        """Lines of a predictions file in format ``fmt`` (default: JSONL of ``record``)."""
+        import json
+
+        if fmt != "jsonl":
+            raise NlpkitError(f"task {self.name} writes predictions as {', '.join(self.prediction_formats)}, not {fmt}")
+        for example, prediction in zip(examples, predictions):
+            yield json.dumps(self.record(example, prediction), ensure_ascii=False)
 
 
 def iter_texts(values: Iterable[str | None]) -> Iterator[str]:

@@ -1,0 +1,163 @@
+"""The ``nlpkit`` command line: run, predict, evaluate, recipe show|check, plugins."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+import click
+
+from nlpkit.errors import DataError, NlpkitError
+
+
+class _Group(click.Group):
+    """Turns nlpkit's own errors into one paragraph on stderr and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except NlpkitError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="nlpkit")
+def main() -> None:
+    """Fine-tune and pre-train BERT encoders from YAML recipes."""
+
+
+@main.command()
+@click.argument("recipe", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("overrides", nargs=-1)
+@click.option("--resume", is_flag=True, help="Continue an interrupted run from its last checkpoint.")
+@click.option("--overwrite", is_flag=True, help="Replace an earlier run in the output directory.")
+def run(recipe: Path, overrides: tuple[str, ...], resume: bool, overwrite: bool) -> None:
+    """Train and evaluate RECIPE; OVERRIDES are key.sub=value pairs."""
+    from nlpkit.train import run as run_recipe
+
+    result = run_recipe(recipe, overrides, resume=resume, overwrite=overwrite)
+    if result.metrics:
+        for split in ("validation", "test"):
+            if split in result.metrics:
+                flat = {k: round(v, 4) for k, v in result.metrics[split].items() if isinstance(v, float)}
+                click.echo(f"{split}: {json.dumps(flat)}")
+        click.echo(f"run directory: {result.run_dir}")
+
+
+def _read_inputs(path: Path) -> Iterator[Any]:
+    """JSONL (one JSON value per line) for .jsonl/.json files, else one text per line."""
+    is_json = path.suffix.lower() in (".jsonl", ".json", ".ndjson")
+    with path.open(encoding="utf-8-sig") as handle:
+        for number, line in enumerate(handle, start=1):
+            line = line.rstrip("\r\n")
+            if not line.strip():
+                continue
+            if is_json:
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise DataError(path, number, f"not valid JSON: {exc.msg}") from None
+            else:
+                yield line
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--input", "input_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="JSONL (one input per line) or plain text (one text per line).")
+@click.option("--output", "output_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write here instead of standard output.")
+@click.option("--format", "fmt", default="jsonl", show_default=True, help="Output format (jsonl, or a task's own).")
+def predict(run_dir: Path, input_path: Path, output_path: Path | None, fmt: str) -> None:
+    """Predict INPUT with the model of RUN_DIR."""
+    from nlpkit.predictor import Predictor
+
+    predictor = Predictor.load(run_dir)
+    inputs = list(_read_inputs(input_path))
+    examples = predictor.task.examples_from_inputs(inputs)
+    predictions = predictor.predict_examples(examples)
+    if fmt == "jsonl":
+        lines: Iterator[str] = (json.dumps(p, ensure_ascii=False) for p in predictions)
+    else:
+        lines = predictor.render(examples, predictions, fmt)
+    _emit(lines, output_path)
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--data", "data_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A labelled file in the format of the run's recipe.")
+@click.option("--predictions", "predictions_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the predictions (JSONL) here.")
+def evaluate(run_dir: Path, data_path: Path, predictions_path: Path | None) -> None:
+    """Score the model of RUN_DIR on a new labelled file; prints metrics as JSON."""
+    from nlpkit.predictor import Predictor
+
+    predictor = Predictor.load(run_dir)
+    examples = predictor.task.read(data_path, "evaluation")
+    predictions, metrics = predictor.evaluate(examples)
+    if predictions_path:
+        _emit(predictor.render(examples, predictions, "jsonl"), predictions_path)
+    click.echo(json.dumps(metrics, indent=2, ensure_ascii=False))
+
+
+def _emit(lines: Iterator[str], path: Path | None) -> None:
+    if path is None:
+        for line in lines:
+            click.echo(line)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as handle:
+        count = 0
+        for line in lines:
+            handle.write(line + "\n")
+            count += 1
+    click.echo(f"wrote {count} lines to {path}", err=True)
+
+
+@main.group()
+def recipe() -> None:
+    """Inspect recipes without training."""
+
+
+@recipe.command()
+@click.argument("recipe_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("overrides", nargs=-1)
+def show(recipe_path: Path, overrides: tuple[str, ...]) -> None:
+    """Print the fully resolved RECIPE (defaults, environment and overrides applied)."""
+    from nlpkit.recipe import dump_recipe, load_recipe
+
+    click.echo(dump_recipe(load_recipe(recipe_path, overrides)), nl=False)
+
+
+@recipe.command()
+@click.argument("recipe_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("overrides", nargs=-1)
+def check(recipe_path: Path, overrides: tuple[str, ...]) -> None:
+    """Validate RECIPE: keys, types, data files and task; trains nothing."""
+    from nlpkit.recipe import load_recipe
+
+    loaded = load_recipe(recipe_path, overrides)
+    click.echo(f"{recipe_path}: ok (task {loaded.task}, output {loaded.output_dir})")
+
+
+@main.command()
+def plugins() -> None:
+    """List the loaded plugins with their versions, tasks and encoder aliases."""
+    from nlpkit.plugins import registry
+
+    failed = False
+    for info in registry().plugins.values():
+        provides = []
+        if info.tasks:
+            provides.append("tasks: " + ", ".join(info.tasks))
+        if info.encoders:
+            provides.append("encoders: " + ", ".join(info.encoders))
+        status = f"FAILED: {info.error}" if info.error else "; ".join(provides) or "(nothing registered)"
+        failed |= info.error is not None
+        click.echo(f"{info.name} {info.version}  {status}")
+    if failed:
+        sys.exit(1)

@@ -1,0 +1,209 @@
+"""Data for a run: reading splits through the task, encoding with a cache, loaders."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import pickle
+import random
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+from tqdm.auto import tqdm
+
+from nlpkit.recipe import Recipe
+from nlpkit.task import Feature, Task
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torch.utils.data import DataLoader
+    from transformers import PreTrainedTokenizerBase
+
+log = logging.getLogger("nlpkit")
+SPLITS = ("train", "validation", "test")
+ENCODE_CHUNK = 512  # examples per encode call: granularity of the progress bar
+
+
+@dataclass
+class Split:
+    """One split: its examples and, once encoded, its features."""
+
+    name: str
+    examples: list[Any]
+    source: str
+    features: list[Feature] = field(default_factory=list)
+
+
+def read_splits(task: Task, recipe: Recipe) -> dict[str, Split]:
+    """Read train/validation/test through the task, apply limits and validation_split."""
+    data = recipe.data
+    splits: dict[str, Split] = {}
+    for name in SPLITS:
+        path = getattr(data, name)
+        if not path:
+            continue
+        examples = task.read(Path(path), name)
+        if not examples:
+            from nlpkit.errors import DataError
+
+            raise DataError(path, None, f"no examples could be read for data.{name}")
+        splits[name] = Split(name, examples, str(path))
+    if data.validation_split and "train" in splits:
+        if "validation" in splits:
+            from nlpkit.errors import RecipeError
+
+            raise RecipeError(f"{recipe.source}: give either data.validation or data.validation_split, not both")
+        train = splits["train"]
+        order = list(range(len(train.examples)))
+        random.Random(data.split_seed).shuffle(order)
+        cut = max(1, round(len(order) * data.validation_split))
+        held = sorted(order[:cut])
+        kept = sorted(order[cut:])
+        splits["validation"] = Split(
+            "validation", [train.examples[i] for i in held], f"{train.source} (seeded {data.validation_split:.0%})"
+        )
+        train.examples = [train.examples[i] for i in kept]
+    for name, split in splits.items():
+        limit = getattr(data, f"limit_{name}")
+        if limit is not None and limit < len(split.examples):
+            split.examples = split.examples[:limit]
+    for name, split in splits.items():
+        log.info("data.%s: %d examples from %s", name, len(split.examples), split.source)
+    return splits
+
+
+def cache_dir(recipe: Recipe) -> Path:
+    root = recipe.data.cache_dir or os.environ.get("NLPKIT_CACHE") or Path.home() / ".cache" / "nlpkit"
+    return Path(root) / "features"
+
+
+def tokenizer_fingerprint(tokenizer: "PreTrainedTokenizerBase") -> str:
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    text = backend.to_str() if backend is not None else json.dumps(sorted(tokenizer.get_vocab().items()))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _file_digest(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def encode(
+    task: Task,
+    examples: Sequence[Any],
+    tokenizer: "PreTrainedTokenizerBase",
+    *,
+    training: bool,
+    desc: str = "tokenizing",
+) -> list[Feature]:
+    """Encode in chunks (a progress bar for long splits); example ids stay global."""
+    features: list[Feature] = []
+    disable = len(examples) < 2 * ENCODE_CHUNK
+    for start in tqdm(range(0, len(examples), ENCODE_CHUNK), desc=desc, unit="chunk", disable=disable):
+        chunk = task.encode(examples[start : start + ENCODE_CHUNK], tokenizer, training=training)
+        for feature in chunk:
+            feature["example_id"] += start
+        features.extend(chunk)
+    return features
+
+
+def encode_split(task: Task, split: Split, tokenizer: "PreTrainedTokenizerBase", recipe: Recipe) -> None:
+    """Encode a split, reusing features cached under the same data, tokenizer and settings."""
+    training = split.name == "train"
+    if not recipe.data.cache or "(" in split.source:
+        split.features = encode(task, split.examples, tokenizer, training=training, desc=f"tokenizing {split.name}")
+        return
+    key_parts = {
+        "file": _file_digest(split.source),
+        "split": split.name,
+        "n": len(split.examples),
+        "tokenizer": tokenizer_fingerprint(tokenizer),
+        "task": task.name,
+        "settings": task.cache_settings(),
+        "format": 1,
+    }
+    key = hashlib.sha256(json.dumps(key_parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
+    path = cache_dir(recipe) / f"{task.name}-{split.name}-{key}.pkl"
+    if path.exists():
+        try:
+            with path.open("rb") as handle:
+                split.features = pickle.load(handle)
+            log.info("data.%s: %d features from cache %s", split.name, len(split.features), path)
+            return
+        except (OSError, pickle.UnpicklingError, EOFError):
+            log.warning("ignoring unreadable feature cache %s", path)
+    split.features = encode(task, split.examples, tokenizer, training=training, desc=f"tokenizing {split.name}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    with tmp.open("wb") as handle:
+        pickle.dump(split.features, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    tmp.replace(path)  # atomic: parallel runs never read half a file
+
+
+class FeatureDataset:
+    """Features indexed for a DataLoader; each item remembers its position."""
+
+    def __init__(self, features: Sequence[Feature]) -> None:
+        self.features = features
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+    def __getitem__(self, index: int) -> tuple[int, Feature]:
+        return index, self.features[index]
+
+
+def collate_indexed(items: Sequence[tuple[int, Feature]], task: Task, tokenizer: Any, training: bool) -> dict[str, Any]:
+    import torch
+
+    batch = task.collate([f for _, f in items], tokenizer, training=training)
+    batch["feature_index"] = torch.tensor([i for i, _ in items], dtype=torch.long)
+    return batch
+
+
+def train_loader(task: Task, features: Sequence[Feature], tokenizer: Any, recipe: Recipe) -> "DataLoader":
+    from torch.utils.data import DataLoader, RandomSampler
+
+    from nlpkit.batching import LengthGroupedSampler
+
+    train = recipe.train
+    dataset = FeatureDataset(features)
+    if train.group_by_length:
+        sampler = LengthGroupedSampler([task.feature_length(f) for f in features], train.batch_size, train.seed)
+    else:
+        import torch
+
+        sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(train.seed))
+    return DataLoader(
+        dataset,
+        batch_size=train.batch_size,
+        sampler=sampler,
+        collate_fn=partial(collate_indexed, task=task, tokenizer=tokenizer, training=True),
+        num_workers=train.num_workers,
+        persistent_workers=train.num_workers > 0,
+    )
+
+
+def eval_order(task: Task, features: Sequence[Feature]) -> list[int]:
+    """Longest first: the same order (and so the same batches) wherever we evaluate."""
+    return sorted(range(len(features)), key=lambda i: -task.feature_length(features[i]))
+
+
+def eval_loader(task: Task, features: Sequence[Feature], tokenizer: Any, batch_size: int, num_workers: int = 0) -> "DataLoader":
+    from torch.utils.data import DataLoader
+
+    from nlpkit.batching import FixedOrderSampler
+
+    return DataLoader(
+        FeatureDataset(features),
+        batch_size=batch_size,
+        sampler=FixedOrderSampler(eval_order(task, features)),
+        collate_fn=partial(collate_indexed, task=task, tokenizer=tokenizer, training=False),
+        num_workers=num_workers,
+    )

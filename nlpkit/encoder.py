@@ -1,0 +1,79 @@
+"""Encoder and tokenizer loading: alias, local path or hub id; pretrained or scratch."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
+
+from nlpkit.errors import RecipeError
+from nlpkit.plugins import resolve_encoder
+from nlpkit.recipe import EncoderSection
+
+if TYPE_CHECKING:  # pragma: no cover
+    from transformers import PreTrainedModel, PreTrainedTokenizerFast
+
+log = logging.getLogger("nlpkit")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+
+def train_wordpiece(texts: Iterable[str], vocab_size: int, lowercase: bool) -> "PreTrainedTokenizerFast":
+    """A BERT WordPiece tokenizer trained offline on ``texts`` (CJK characters split)."""
+    from tokenizers import BertWordPieceTokenizer
+    from transformers import BertTokenizerFast
+
+    wordpiece = BertWordPieceTokenizer(lowercase=lowercase, handle_chinese_chars=True, strip_accents=lowercase)
+    wordpiece.train_from_iterator(texts, vocab_size=vocab_size, min_frequency=2, show_progress=False)
+    vocab = dict(sorted(wordpiece.get_vocab().items(), key=lambda kv: kv[1]))
+    return BertTokenizerFast(vocab=vocab, do_lower_case=lowercase, model_max_length=512)
+
+
+def load_tokenizer(spec: EncoderSection, texts: Iterable[str] | None = None) -> "PreTrainedTokenizerFast":
+    from transformers import AutoTokenizer
+
+    if spec.train_tokenizer:
+        if texts is None:
+            raise RecipeError("encoder.train_tokenizer needs training data (data.train)")
+        log.info("training a WordPiece vocabulary of %d tokens on the training texts", spec.vocab_size)
+        return train_wordpiece(texts, spec.vocab_size, spec.lowercase)
+    source = resolve_encoder(spec.name)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+    except (OSError, ValueError) as exc:
+        raise RecipeError(_not_found(spec.name, source, exc)) from None
+    if not getattr(tokenizer, "is_fast", False):
+        raise RecipeError(f"encoder.name = {spec.name}: nlpkit needs a fast tokenizer (offsets, word ids)")
+    return tokenizer
+
+
+def load_encoder(spec: EncoderSection, vocab_size: int) -> "PreTrainedModel":
+    """A BERT-family encoder: pretrained weights, or random weights (``init: scratch``)."""
+    from transformers import AutoConfig, AutoModel, BertConfig
+
+    if spec.init == "scratch":
+        config = BertConfig(**{"vocab_size": vocab_size, **spec.config})
+        log.info(
+            "initialising a new encoder from scratch: %d layers, hidden size %d, vocabulary %d",
+            config.num_hidden_layers, config.hidden_size, config.vocab_size,
+        )
+        return AutoModel.from_config(config)
+    source = resolve_encoder(spec.name)
+    try:
+        config = AutoConfig.from_pretrained(source, **spec.config)
+        model = AutoModel.from_pretrained(source, config=config)
+    except (OSError, ValueError) as exc:
+        raise RecipeError(_not_found(spec.name, source, exc)) from None
+    if model.get_input_embeddings().num_embeddings < vocab_size:
+        model.resize_token_embeddings(vocab_size)
+    return model
+
+
+def _not_found(name: str, source: str, exc: Exception) -> str:
+    from nlpkit.plugins import encoder_aliases
+
+    hint = "" if Path(source).exists() else (
+        f" It is neither a local directory nor a registered alias ({', '.join(encoder_aliases())});"
+        " loading it as a hub id failed (offline machines cannot reach a model hub)."
+    )
+    return f"encoder.name = {name}: cannot load it ({type(exc).__name__}: {str(exc).splitlines()[0]}).{hint}"

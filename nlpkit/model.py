@@ -1,0 +1,24 @@
+"""The model every task shares: an encoder with the task's head on top."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from nlpkit.task import ENCODER_INPUTS
+
+
+class TaskModel(nn.Module):
+    """``head(encoder(batch), batch)``: the one forward used for training, evaluation
+    and prediction."""
+
+    def __init__(self, encoder: nn.Module, head: nn.Module) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.head = head
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> Any:
+        inputs = {k: batch[k] for k in ENCODER_INPUTS if k in batch}
+        return self.head(self.encoder(**inputs, return_dict=True), batch)

@@ -1,0 +1,91 @@
+"""The one LightningModule for all tasks: training, validation with the task's metric."""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any, Sequence
+
+import pytorch_lightning as pl
+import torch
+import torch.distributed as dist
+
+from nlpkit.model import TaskModel
+from nlpkit.optim import parameter_groups
+from nlpkit.recipe import TrainSection
+from nlpkit.task import Feature, Task
+
+log = logging.getLogger("nlpkit")
+
+
+class TaskModule(pl.LightningModule):
+    def __init__(
+        self,
+        task: Task,
+        model: TaskModel,
+        train: TrainSection,
+        val_examples: Sequence[Any] = (),
+        val_features: Sequence[Feature] = (),
+    ) -> None:
+        super().__init__()
+        self.task = task
+        self.model = model
+        self.train_cfg = train
+        self.val_examples = list(val_examples)
+        self.val_features = list(val_features)
+        self._rows: list[tuple[int, Any]] = []
+        self.last_validation: dict[str, Any] = {}
+        # from_pretrained leaves the encoder in eval mode and Lightning restores each
+        # submodule's mode after validation: switch dropout on explicitly.
+        self.model.train()
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> Any:
+        return self.model(batch)
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss = self.task.loss(self.model(batch), batch)
+        size = int(batch["feature_index"].shape[0])
+        self.log("train_loss", loss, prog_bar=True, batch_size=size)
+        return loss
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        output = self.model(batch)
+        rows = self.task.split_outputs(output, batch)
+        self._rows.extend(zip(batch["feature_index"].tolist(), rows))
+
+    def on_validation_epoch_start(self) -> None:
+        self._rows = []
+
+    def on_validation_epoch_end(self) -> None:
+        rows = self._rows
+        self._rows = []
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            gathered: list[list[tuple[int, Any]]] = [[] for _ in range(dist.get_world_size())]
+            dist.all_gather_object(gathered, rows)
+            rows = [r for part in gathered for r in part]
+        if not self.val_features or self.trainer.sanity_checking:
+            return
+        by_index = dict(rows)  # the distributed sampler repeats rows to even out shards
+        if len(by_index) != len(self.val_features):
+            log.warning("validation saw %d of %d features", len(by_index), len(self.val_features))
+            return
+        outputs = [by_index[i] for i in range(len(self.val_features))]
+        predictions = self.task.decode(self.val_examples, self.val_features, outputs)
+        metrics = self.task.compute_metrics(self.val_examples, predictions)
+        self.last_validation = metrics
+        flat = {f"val_{k}": float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and math.isfinite(v)}
+        # Every rank computed the same values from the gathered rows: no reduction.
+        self.log_dict(flat, prog_bar=True, sync_dist=False)
+        summary = ", ".join(f"{k} {v:.4f}" for k, v in flat.items())
+        if self.trainer.is_global_zero:
+            log.info("epoch %d, step %d: %s", self.current_epoch, self.global_step, summary)
+
+    def configure_optimizers(self) -> Any:
+        from transformers import get_linear_schedule_with_warmup
+
+        groups = parameter_groups(self.model.encoder, self.model.head, self.train_cfg)
+        optimizer = torch.optim.AdamW(groups, lr=self.train_cfg.lr)
+        total = int(self.trainer.estimated_stepping_batches)
+        warmup = int(self.train_cfg.warmup_ratio * total)
+        schedule = get_linear_schedule_with_warmup(optimizer, warmup, total)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

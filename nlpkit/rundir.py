@@ -1,0 +1,98 @@
+"""The run directory: what a run leaves behind, and how it is written."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+from typing import Any, Iterable
+
+from nlpkit.errors import RunDirError
+
+log = logging.getLogger("nlpkit")
+
+RECIPE = "recipe.yaml"
+METRICS = "metrics.json"
+LOG = "train.log"
+CHECKPOINTS = "checkpoints"
+PREDICTIONS = "predictions"
+PLOT = "learning_curve.png"
+LOGS = "logs"
+
+
+def prepare(out: Path, *, resume: bool, overwrite: bool) -> None:
+    """Create ``out``; refuse to write over an earlier run unless asked to."""
+    if resume:
+        if not (out / CHECKPOINTS / "last.ckpt").exists():
+            raise RunDirError(f"--resume: {out} has no checkpoints/last.ckpt to continue from")
+        return
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise RunDirError(
+                f"output directory {out} already holds a run; continue it with --resume, "
+                f"replace it with --overwrite, or choose another with output.dir=..."
+            )
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def attach_log(out: Path) -> logging.Handler:
+    """Mirror nlpkit's log into ``train.log`` (appends on resume)."""
+    handler = logging.FileHandler(out / LOG, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logging.getLogger("nlpkit").addHandler(handler)
+    return handler
+
+
+def write_json(path: Path, value: Any) -> None:
+    path.write_text(json.dumps(value, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def write_lines(path: Path, lines: Iterable[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as handle:
+        for line in lines:
+            handle.write(line + "\n")
+
+
+def plot_learning_curve(out: Path, monitor: str | None) -> Path | None:
+    """Training loss per step and validation metrics per epoch, from the CSV log."""
+    csv_path = out / LOGS / "metrics.csv"
+    if not csv_path.exists():
+        return None
+    import csv
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps, losses = [], []
+    val: dict[str, list[tuple[int, float]]] = {}
+    with csv_path.open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            step = int(row.get("step") or 0)
+            if row.get("train_loss"):
+                steps.append(step)
+                losses.append(float(row["train_loss"]))
+            for key, value in row.items():
+                if key.startswith("val_") and value:
+                    val.setdefault(key, []).append((step, float(value)))
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(steps, losses, color="tab:blue", linewidth=1, label="train loss")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("training loss", color="tab:blue")
+    if val:
+        ax2 = ax.twinx()
+        keys = [f"val_{monitor}"] if monitor and f"val_{monitor}" in val else sorted(val)[:3]
+        for key in keys:
+            xs, ys = zip(*val[key])
+            ax2.plot(xs, ys, marker="o", label=key)
+        ax2.set_ylabel("validation")
+        ax2.legend(loc="center right")
+    ax.set_title(out.name)
+    fig.tight_layout()
+    fig.savefig(out / PLOT, dpi=100)
+    plt.close(fig)
+    return out / PLOT

@@ -1,0 +1,264 @@
+"""One run, start to finish: recipe -> data -> encoder + head -> Lightning -> run directory.
+
+Read top to bottom, this file is the whole training path; everything task-specific is
+behind the :class:`nlpkit.task.Task` contract.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from nlpkit import rundir
+from nlpkit.errors import RecipeError
+from nlpkit.recipe import Recipe, dump_recipe, load_recipe
+
+log = logging.getLogger("nlpkit")
+FORMAT_SUFFIX = {"jsonl": ".jsonl", "conll": ".conll", "squad": ".json"}
+
+
+@dataclass
+class RunResult:
+    """What ``nlpkit.run`` returns: the run directory and the metrics per split."""
+
+    run_dir: Path
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def _is_worker_process() -> bool:
+    """True in the extra processes that Lightning launches for multi-device training."""
+    return int(os.environ.get("LOCAL_RANK", "0")) > 0 or int(os.environ.get("NODE_RANK", "0")) > 0
+
+
+def setup_logging() -> None:
+    logger = logging.getLogger("nlpkit")
+    if not any(getattr(h, "_nlpkit_console", False) for h in logger.handlers):
+        console = logging.StreamHandler(sys.stderr)
+        console.setFormatter(logging.Formatter("nlpkit: %(message)s"))
+        console._nlpkit_console = True  # type: ignore[attr-defined]
+        logger.addHandler(console)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+def run(
+    recipe: str | Path | Mapping[str, Any] | Recipe,
+    overrides: Sequence[str] = (),
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+) -> RunResult:
+    """Train and evaluate a recipe; write and return its run directory."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    setup_logging()
+    recipe = recipe if isinstance(recipe, Recipe) else load_recipe(recipe, overrides)
+    if not recipe.data.train:
+        raise RecipeError(f"{recipe.source}: data.train is required to run a recipe")
+    out = recipe.output_dir
+    worker = _is_worker_process()
+    handler = None
+    if not worker:
+        rundir.prepare(out, resume=resume, overwrite=overwrite)
+        handler = rundir.attach_log(out)
+        (out / rundir.RECIPE).write_text(dump_recipe(recipe), encoding="utf-8")
+    try:
+        return _run(recipe, out, resume=resume, worker=worker)
+    finally:
+        if handler is not None:
+            logging.getLogger("nlpkit").removeHandler(handler)
+            handler.close()
+
+
+def _run(recipe: Recipe, out: Path, *, resume: bool, worker: bool) -> RunResult:
+    import pytorch_lightning as pl
+
+    from nlpkit.data import eval_loader, encode_split, read_splits, train_loader
+    from nlpkit.encoder import load_encoder, load_tokenizer
+    from nlpkit.model import TaskModel
+    from nlpkit.module import TaskModule
+    from nlpkit.plugins import get_task
+    from nlpkit.vocab import extend_vocabulary
+
+    started = time.time()
+    pl.seed_everything(recipe.train.seed, workers=True, verbose=False)
+    task = get_task(recipe.task)(recipe)
+    splits = read_splits(task, recipe)
+    train = splits["train"]
+    task.setup(train.examples)
+    for name in ("validation", "test"):
+        if name in splits:
+            for warning in task.check(splits[name].examples, name):
+                log.warning("data.%s: %s", name, warning)
+
+    tokenizer = load_tokenizer(recipe.encoder, texts=task.texts(train.examples))
+    if recipe.encoder.extend_vocab:
+        added = extend_vocabulary(tokenizer, task.texts(train.examples), recipe.encoder.extend_vocab_min_count)
+        log.info("encoder.extend_vocab: added %d tokens from the training data", added)
+    encoder = load_encoder(recipe.encoder, len(tokenizer))
+    for split in splits.values():
+        encode_split(task, split, tokenizer, recipe)
+    model = TaskModel(encoder, task.build_head(encoder))
+
+    validation = splits.get("validation")
+    module = TaskModule(
+        task, model, recipe.train,
+        validation.examples if validation else (), validation.features if validation else (),
+    )
+    monitor = recipe.train.monitor or task.monitor
+    mode = recipe.train.monitor_mode or task.monitor_mode
+    trainer, best = _trainer(recipe, out, monitor if validation else None, mode)
+    if recipe.train.num_workers > 0:
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    trainer.fit(
+        module,
+        train_dataloaders=train_loader(task, train.features, tokenizer, recipe),
+        val_dataloaders=eval_loader(task, validation.features, tokenizer, recipe.train.eval_batch_size) if validation else None,
+        ckpt_path=str(out / rundir.CHECKPOINTS / "last.ckpt") if resume else None,
+    )
+    if worker or not trainer.is_global_zero:
+        return RunResult(out)
+
+    if best is not None and best.best_model_path:
+        import torch
+
+        log.info("loading the best checkpoint (%s = %.4f)", f"val_{monitor}", float(best.best_model_score))
+        state = torch.load(best.best_model_path, map_location="cpu", weights_only=False)["state_dict"]
+        module.load_state_dict(state)
+    _export(out, recipe, task, tokenizer, module.model)
+
+    from nlpkit.callbacks import Throughput
+
+    timing = next(c for c in trainer.callbacks if isinstance(c, Throughput))
+    metrics: dict[str, dict[str, Any]] = {
+        "training": {
+            "epochs": trainer.current_epoch,
+            "optimizer_steps": trainer.global_step,
+            "train_seconds": round(timing.train_seconds, 2),
+            "train_examples_per_second": round(timing.examples / max(timing.train_seconds, 1e-9), 2),
+        }
+    }
+    metrics.update(_evaluate_splits(out, recipe, splits))
+    metrics["training"]["wall_seconds"] = round(time.time() - started, 1)
+    rundir.write_json(out / rundir.METRICS, metrics)
+    rundir.plot_learning_curve(out, monitor)
+    if not recipe.output.keep_checkpoints:
+        shutil.rmtree(out / rundir.CHECKPOINTS, ignore_errors=True)
+    log.info("run directory: %s", out)
+    return RunResult(out, metrics)
+
+
+def _trainer(recipe: Recipe, out: Path, monitor: str | None, mode: str) -> tuple[Any, Any]:
+    """The Lightning Trainer from our defaults and the recipe's ``trainer`` section."""
+    import importlib.util
+
+    import pytorch_lightning as pl
+    from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+    from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
+
+    from nlpkit.callbacks import Throughput
+
+    timing = Throughput()
+    ckpt_dir = out / rundir.CHECKPOINTS
+    last = ModelCheckpoint(
+        dirpath=ckpt_dir, filename="last", every_n_train_steps=recipe.train.checkpoint_every_n_steps,
+        save_on_train_epoch_end=True, enable_version_counter=False,
+    )
+    callbacks: list[Any] = [last, timing]
+    best = None
+    if monitor:
+        best = ModelCheckpoint(
+            dirpath=ckpt_dir, filename="best", monitor=f"val_{monitor}", mode=mode, save_top_k=1,
+            enable_version_counter=False,
+        )
+        callbacks.append(best)
+        if recipe.train.early_stopping_patience:
+            callbacks.append(EarlyStopping(f"val_{monitor}", patience=recipe.train.early_stopping_patience, mode=mode))
+    loggers: list[Any] = [CSVLogger(out, name=rundir.LOGS, version="")]
+    if importlib.util.find_spec("tensorboard") is not None:
+        loggers.append(TensorBoardLogger(out, name=rundir.LOGS, version="tensorboard", default_hp_metric=False))
+    kwargs: dict[str, Any] = {
+        "max_epochs": recipe.train.epochs,
+        "max_steps": recipe.train.max_steps,
+        "precision": recipe.train.precision,
+        "gradient_clip_val": recipe.train.max_grad_norm,
+        "callbacks": callbacks,
+        "logger": loggers,
+        "default_root_dir": str(out),
+        "log_every_n_steps": recipe.train.log_every_n_steps,
+        "num_sanity_val_steps": 0,
+        "enable_model_summary": False,
+    }
+    known = set(inspect.signature(pl.Trainer.__init__).parameters) - {"self"}
+    for key, value in recipe.trainer.items():
+        if key not in known:
+            import difflib
+
+            hint = difflib.get_close_matches(key, sorted(known), n=1)
+            raise RecipeError(
+                f"{recipe.source}: unknown key trainer.{key}"
+                + (f" (did you mean trainer.{hint[0]}?)" if hint else "")
+                + "; the trainer section takes the arguments of pytorch_lightning.Trainer"
+            )
+        kwargs[key] = value
+    try:
+        return pl.Trainer(**kwargs), best
+    except (TypeError, ValueError) as exc:  # Lightning's own validation of values
+        raise RecipeError(f"{recipe.source}: trainer section: {exc}") from None
+
+
+def _export(out: Path, recipe: Recipe, task: Any, tokenizer: Any, model: Any) -> None:
+    """Save everything ``nlpkit.load`` needs: encoder, tokenizer, head, task state."""
+    from safetensors.torch import save_model
+
+    from nlpkit import __version__
+    from nlpkit.plugins import task_plugin_info
+    from nlpkit.predictor import HEAD_FILE, MODEL_DIR, TASK_FILE
+
+    model_dir = out / MODEL_DIR
+    model_dir.mkdir(parents=True, exist_ok=True)
+    model.encoder.save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    save_model(model.head, str(model_dir / HEAD_FILE))
+    plugin = task_plugin_info(task.name)
+    rundir.write_json(
+        model_dir / TASK_FILE,
+        {
+            "task": task.name,
+            "plugin": plugin.name,
+            "plugin_version": plugin.version,
+            "nlpkit_version": __version__,
+            "state": task.state_dict(),
+            "eval_batch_size": recipe.train.eval_batch_size,
+            "precision": recipe.train.precision,
+        },
+    )
+    (model_dir / rundir.RECIPE).write_text(dump_recipe(recipe), encoding="utf-8")
+
+
+def _evaluate_splits(out: Path, recipe: Recipe, splits: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Score validation and test with the exported model: what ``nlpkit.load`` predicts."""
+    from nlpkit.predictor import Predictor
+
+    predictor = Predictor.load(out)
+    results: dict[str, dict[str, Any]] = {}
+    for name in ("validation", "test"):
+        split = splits.get(name)
+        if split is None:
+            continue
+        predictions = predictor.predict_examples(split.examples, split.features)
+        if predictor.task.has_labels(split.examples):
+            results[name] = predictor.task.compute_metrics(split.examples, predictions)
+            summary = ", ".join(f"{k} {v:.4f}" for k, v in results[name].items() if isinstance(v, float))
+            log.info("%s: %s", name, summary)
+        if recipe.output.save_predictions:
+            for fmt in predictor.task.prediction_formats:
+                path = out / rundir.PREDICTIONS / f"{name}{FORMAT_SUFFIX.get(fmt, '.' + fmt)}"
+                rundir.write_lines(path, predictor.task.render(split.examples, predictions, fmt))
+    return results

@@ -1,0 +1,38 @@
+"""Sequence-level heads: pool the encoder's states, then a linear layer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+
+def pool(encoder_output: Any, attention_mask: torch.Tensor, how: str) -> torch.Tensor:
+    """One vector per sequence: the [CLS] state, BERT's pooler (dense + tanh over
+    [CLS]), or the mean of the real tokens' states."""
+    states = encoder_output.last_hidden_state
+    if how == "cls":
+        return states[:, 0]
+    if how == "pooler":
+        pooled = getattr(encoder_output, "pooler_output", None)
+        if pooled is None:
+            raise ValueError("head.pooling: pooler needs an encoder with a pooling layer")
+        return pooled
+    mask = attention_mask.unsqueeze(-1).to(states.dtype)
+    return (states * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+
+
+class SequenceHead(nn.Module):
+    """Dropout and a linear layer on the pooled sequence: class logits (or one value
+    per output for regression)."""
+
+    def __init__(self, hidden_size: int, num_outputs: int, dropout: float, pooling: str) -> None:
+        super().__init__()
+        self.pooling = pooling
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(hidden_size, num_outputs)
+
+    def forward(self, encoder_output: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        pooled = pool(encoder_output, batch["attention_mask"], self.pooling)
+        return self.out(self.dropout(pooled))
