@@ -18,6 +18,13 @@ log = logging.getLogger("nlpkit")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 
+def quiet_transformers() -> None:
+    """No per-file progress bars when loading or saving a small model."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
 def train_wordpiece(texts: Iterable[str], vocab_size: int, lowercase: bool) -> "PreTrainedTokenizerFast":
     """A BERT WordPiece tokenizer trained offline on ``texts`` (CJK characters split)."""
     from tokenizers import BertWordPieceTokenizer
@@ -32,6 +39,7 @@ def train_wordpiece(texts: Iterable[str], vocab_size: int, lowercase: bool) -> "
 def load_tokenizer(spec: EncoderSection, texts: Iterable[str] | None = None) -> "PreTrainedTokenizerFast":
     from transformers import AutoTokenizer
 
+    quiet_transformers()
     if spec.train_tokenizer:
         if texts is None:
             raise RecipeError("encoder.train_tokenizer needs training data (data.train)")

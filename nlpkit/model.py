@@ -16,6 +16,9 @@ class TaskModel(nn.Module):
 
     def __init__(self, encoder: nn.Module, head: nn.Module) -> None:
         super().__init__()
+        if not getattr(head, "uses_pooler", True) and getattr(encoder, "pooler", None) is not None:
+            # An unused pooler would get no gradient, which distributed training rejects.
+            encoder.pooler = None
         self.encoder = encoder
         self.head = head
 

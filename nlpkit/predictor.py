@@ -36,6 +36,7 @@ class Predictor:
         from safetensors.torch import load_file
         from transformers import AutoModel, AutoTokenizer
 
+        from nlpkit.encoder import quiet_transformers
         from nlpkit.model import TaskModel
         from nlpkit.plugins import get_task
         from nlpkit.recipe import build_recipe, read_yaml
@@ -48,6 +49,7 @@ class Predictor:
                 f"{run_dir} is not a finished nlpkit run directory (no {MODEL_DIR}/{TASK_FILE}); "
                 "a run writes it when training ends"
             )
+        quiet_transformers()
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         raw = read_yaml(model_dir / "recipe.yaml")
         # The data files of the original run need not exist where the model is used.

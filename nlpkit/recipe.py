@@ -92,7 +92,9 @@ class TrainSection(Section):
     )
     max_grad_norm: float | None = Field(1.0, gt=0)
     seed: int = 42
-    precision: Literal["32", "bf16-mixed"] = "bf16-mixed"
+    precision: Literal["auto", "32", "bf16-mixed"] = Field(
+        "auto", description="auto: bf16-mixed where the hardware has bf16 matrix units, else 32."
+    )
     monitor: str | None = Field(None, description="Validation metric for the best checkpoint.")
     monitor_mode: Literal["max", "min"] | None = None
     early_stopping_patience: int | None = Field(None, gt=0)

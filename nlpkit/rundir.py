@@ -45,6 +45,14 @@ def attach_log(out: Path) -> logging.Handler:
     return handler
 
 
+def keep_earlier_log(out: Path) -> None:
+    """Move an interrupted run's metrics.csv aside (metrics.part1.csv, ...)."""
+    current = out / LOGS / "metrics.csv"
+    if current.exists():
+        parts = len(list((out / LOGS).glob("metrics.part*.csv")))
+        current.rename(out / LOGS / f"metrics.part{parts + 1}.csv")
+
+
 def write_json(path: Path, value: Any) -> None:
     path.write_text(json.dumps(value, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
@@ -58,8 +66,9 @@ def write_lines(path: Path, lines: Iterable[str]) -> None:
 
 def plot_learning_curve(out: Path, monitor: str | None) -> Path | None:
     """Training loss per step and validation metrics per epoch, from the CSV log."""
-    csv_path = out / LOGS / "metrics.csv"
-    if not csv_path.exists():
+    csv_paths = sorted((out / LOGS).glob("metrics.part*.csv")) + [out / LOGS / "metrics.csv"]
+    csv_paths = [p for p in csv_paths if p.exists()]
+    if not csv_paths:
         return None
     import csv
 
@@ -70,15 +79,16 @@ def plot_learning_curve(out: Path, monitor: str | None) -> Path | None:
 
     steps, losses = [], []
     val: dict[str, list[tuple[int, float]]] = {}
-    with csv_path.open(encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            step = int(row.get("step") or 0)
-            if row.get("train_loss"):
-                steps.append(step)
-                losses.append(float(row["train_loss"]))
-            for key, value in row.items():
-                if key.startswith("val_") and value:
-                    val.setdefault(key, []).append((step, float(value)))
+    for csv_path in csv_paths:
+        with csv_path.open(encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                step = int(row.get("step") or 0)
+                if row.get("train_loss"):
+                    steps.append(step)
+                    losses.append(float(row["train_loss"]))
+                for key, value in row.items():
+                    if key.startswith("val_") and value:
+                        val.setdefault(key, []).append((step, float(value)))
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.plot(steps, losses, color="tab:blue", linewidth=1, label="train loss")
     ax.set_xlabel("optimizer step")

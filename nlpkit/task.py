@@ -142,7 +142,11 @@ class Task(ABC, Generic[ExampleT]):
     # -- model ---------------------------------------------------------------------
     @abstractmethod
     def build_head(self, encoder: "PreTrainedModel") -> "torch.nn.Module":
-        """The head: ``forward(encoder_output, batch)`` -> tensor or dict of tensors."""
+        """The head: ``forward(encoder_output, batch)`` -> tensor or dict of tensors.
+
+        A head that ignores ``encoder_output.pooler_output`` sets the attribute
+        ``uses_pooler = False``: the encoder then drops its pooler (distributed training
+        rejects parameters that get no gradient)."""
 
     @abstractmethod
     def loss(self, output: Any, batch: dict[str, "torch.Tensor"]) -> "torch.Tensor":

@@ -77,7 +77,11 @@ def run(
 
 
 def _run(recipe: Recipe, out: Path, *, resume: bool, worker: bool) -> RunResult:
+    import warnings
+
     import pytorch_lightning as pl
+
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
 
     from nlpkit.data import eval_loader, encode_split, read_splits, train_loader
     from nlpkit.encoder import load_encoder, load_tokenizer
@@ -87,6 +91,10 @@ def _run(recipe: Recipe, out: Path, *, resume: bool, worker: bool) -> RunResult:
     from nlpkit.vocab import extend_vocabulary
 
     started = time.time()
+    precision = resolve_precision(recipe.train.precision)
+    if recipe.train.precision == "auto" and not worker:
+        log.info("train.precision auto: %s", precision)
+    recipe = recipe.model_copy(update={"train": recipe.train.model_copy(update={"precision": precision})})
     pl.seed_everything(recipe.train.seed, workers=True, verbose=False)
     task = get_task(recipe.task)(recipe)
     splits = read_splits(task, recipe)
@@ -141,7 +149,10 @@ def _run(recipe: Recipe, out: Path, *, resume: bool, worker: bool) -> RunResult:
             "epochs": trainer.current_epoch,
             "optimizer_steps": trainer.global_step,
             "train_seconds": round(timing.train_seconds, 2),
-            "train_examples_per_second": round(timing.examples / max(timing.train_seconds, 1e-9), 2),
+            # Every process sees its own shard: rank 0's count times the world size.
+            "train_examples_per_second": round(
+                timing.examples * trainer.world_size / max(timing.train_seconds, 1e-9), 2
+            ),
         }
     }
     metrics.update(_evaluate_splits(out, recipe, splits))
@@ -152,6 +163,23 @@ def _run(recipe: Recipe, out: Path, *, resume: bool, worker: bool) -> RunResult:
         shutil.rmtree(out / rundir.CHECKPOINTS, ignore_errors=True)
     log.info("run directory: %s", out)
     return RunResult(out, metrics)
+
+
+def resolve_precision(precision: str) -> str:
+    """``auto`` -> ``bf16-mixed`` on hardware with bf16 matrix units (CUDA with bf16,
+    CPUs with AVX512-BF16 or AMX), else ``32``. Emulated bf16 on an AVX2-only CPU runs
+    matrix products about 200x slower than fp32 (docs/benchmarks.md)."""
+    if precision != "auto":
+        return precision
+    import torch
+
+    if torch.cuda.is_available():
+        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "32"
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="ignore")
+    except OSError:
+        return "32"
+    return "bf16-mixed" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "32"
 
 
 def _trainer(recipe: Recipe, out: Path, monitor: str | None, mode: str) -> tuple[Any, Any]:
@@ -180,6 +208,7 @@ def _trainer(recipe: Recipe, out: Path, monitor: str | None, mode: str) -> tuple
         callbacks.append(best)
         if recipe.train.early_stopping_patience:
             callbacks.append(EarlyStopping(f"val_{monitor}", patience=recipe.train.early_stopping_patience, mode=mode))
+    rundir.keep_earlier_log(out)  # on --resume Lightning would overwrite metrics.csv
     loggers: list[Any] = [CSVLogger(out, name=rundir.LOGS, version="")]
     if importlib.util.find_spec("tensorboard") is not None:
         loggers.append(TensorBoardLogger(out, name=rundir.LOGS, version="tensorboard", default_hp_metric=False))

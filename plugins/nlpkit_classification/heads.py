@@ -30,6 +30,7 @@ class SequenceHead(nn.Module):
     def __init__(self, hidden_size: int, num_outputs: int, dropout: float, pooling: str) -> None:
         super().__init__()
         self.pooling = pooling
+        self.uses_pooler = pooling == "pooler"
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(hidden_size, num_outputs)
 

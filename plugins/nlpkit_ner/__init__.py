@@ -1,8 +1,11 @@
-"""nlpkit built-in plugin (work in progress): registers no task yet."""
+"""Named-entity recognition (``task: ner``): nlpkit's built-in plugin."""
 
 from nlpkit.hookspecs import hookimpl
 
 
 @hookimpl
 def register_tasks(register):
-    pass
+    # Imported here, not at module level: listing plugins must not pull in the task's code.
+    from nlpkit_ner.task import NerTask
+
+    register(NerTask)

@@ -1,0 +1,285 @@
+"""Extractive question answering (SQuAD v1.1 / v2.0): the ``qa`` task.
+
+Kept free of top-level torch/transformers/evaluate imports so that validating a recipe
+stays fast; the heavy modules are imported inside the methods that need them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Sequence
+
+from pydantic import Field, model_validator
+
+from nlpkit.errors import NlpkitError, RecipeError
+from nlpkit.recipe import DataSection, HeadSection, Recipe
+from nlpkit.task import Feature, Task
+
+from nlpkit_qa.readers import QAExample, read_qa
+
+if TYPE_CHECKING:  # pragma: no cover
+    import evaluate
+    import torch
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+log = logging.getLogger("nlpkit.qa")
+
+SPECIAL_TOKENS = 3  # [CLS] question [SEP] context [SEP]: checked again with the real tokenizer
+_BATCH_KEYS = ("input_ids", "attention_mask", "token_type_ids", "start_positions", "end_positions", "example_id")
+
+
+class QADataOptions(DataSection):
+    window_overlap: int | None = Field(
+        None,
+        ge=0,
+        description="Context tokens shared by consecutive windows of a long context (an overlap, "
+        "not a step; Hugging Face's doc_stride). Must be smaller than encoder.max_length - "
+        "max_question_length - 3; default: half of that, at most 128.",
+    )
+    max_question_length: int = Field(
+        64, gt=0, description="Questions longer than this many tokens are cut (and counted in the log)."
+    )
+    answerless_window_fraction: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="Fraction (seeded) of the training windows of answerable questions that miss the "
+        "answer (labelled [CLS]) to keep; 1 keeps all.",
+    )
+    squad_v2: bool | None = Field(
+        None,
+        description="Questions may have no answer (null answers, SQuAD v2.0 scoring); "
+        "default: yes when the training data holds unanswerable questions.",
+    )
+
+
+class QAHeadOptions(HeadSection):
+    n_best: int = Field(20, gt=0, description="Start and end candidates per window, and answers listed.")
+    max_answer_length: int = Field(30, gt=0, description="Longest answer, in tokens.")
+    null_threshold: float = Field(
+        0.0, description="SQuAD v2: answer null when null score - best span score exceeds this."
+    )
+    return_n_best: bool = Field(False, description="Add the n-best list to every prediction.")
+
+
+def window_overlap(recipe: Any) -> int:
+    """``data.window_overlap``, or its default: half a window's context room, at most 128."""
+    if recipe.data.window_overlap is not None:
+        return int(recipe.data.window_overlap)
+    room = recipe.encoder.max_length - recipe.data.max_question_length - SPECIAL_TOKENS
+    return max(0, min(128, room // 2))
+
+
+class QATask(Task[QAExample]):
+    name: ClassVar[str] = "qa"
+    description: ClassVar[str] = "Extractive question answering (SQuAD v1.1/v2.0 JSON, JSONL)"
+    DataOptions: ClassVar[type[DataSection]] = QADataOptions
+    HeadOptions: ClassVar[type[HeadSection]] = QAHeadOptions
+    monitor: ClassVar[str] = "f1"
+    monitor_mode: ClassVar[str] = "max"
+    prediction_formats: ClassVar[tuple[str, ...]] = ("jsonl", "squad")
+
+    def __init__(self, recipe: Recipe) -> None:
+        super().__init__(recipe)
+        self.squad_v2: bool = bool(self.data_options.squad_v2)
+
+    @classmethod
+    def recipe_model(cls) -> type[Recipe]:
+        """The recipe model, checking the window settings against ``encoder.max_length``
+        (a cross-section rule that neither section can check alone)."""
+        base = super().recipe_model()
+
+        def check_windows(recipe: Any) -> Any:
+            from nlpkit_qa.windows import check_window_settings
+
+            try:
+                check_window_settings(
+                    recipe.encoder.max_length, recipe.data.max_question_length, window_overlap(recipe), SPECIAL_TOKENS
+                )
+            except RecipeError as exc:
+                raise RecipeError(f"{recipe.source or '<recipe>'}: {exc}") from None
+            return recipe
+
+        return type(  # type: ignore[return-value]
+            base.__name__, (base,), {"check_qa_windows": model_validator(mode="after")(check_windows)}
+        )
+
+    # -- reading -------------------------------------------------------------------
+    def read(self, path: Path, split: str) -> list[QAExample]:
+        data = self.data_options
+        examples, report = read_qa(path, encoding=data.encoding, on_error=data.on_error)
+        if report.repaired:
+            log.warning(
+                "data.%s: %d answer_start values did not point at their answer text and were repaired "
+                "(the text occurs once in the context)", split, report.repaired
+            )
+        if report.skipped:
+            log.warning("data.%s: skipped %d malformed questions, e.g. %s", split, report.skipped, report.problems[0])
+        return examples
+
+    def examples_from_inputs(self, inputs: Sequence[Any]) -> list[QAExample]:
+        """``{"question", "context"[, "id"]}`` dicts or ``(question, context)`` pairs."""
+        examples = []
+        for i, item in enumerate(inputs):
+            if isinstance(item, dict):
+                question, context, qid = item.get("question"), item.get("context"), item.get("id", str(i))
+            elif isinstance(item, (tuple, list)) and len(item) == 2:
+                (question, context), qid = item, str(i)
+            else:
+                raise NlpkitError(
+                    "task qa predicts from {'question': ..., 'context': ...} or (question, context); "
+                    f"got {type(item).__name__}"
+                )
+            if not isinstance(question, str) or not isinstance(context, str):
+                raise NlpkitError(f"input {i}: question and context must be strings")
+            examples.append(QAExample(str(qid), question, context, has_gold=False, is_impossible=False))
+        return examples
+
+    def texts(self, examples: Sequence[QAExample]) -> Iterator[str]:
+        seen: set[str] = set()
+        for example in examples:
+            yield example.question
+            if example.context not in seen:  # SQuAD repeats a paragraph for each question
+                seen.add(example.context)
+                yield example.context
+
+    # -- state ---------------------------------------------------------------------
+    def setup(self, train: Sequence[QAExample]) -> None:
+        if self.data_options.squad_v2 is None:
+            self.squad_v2 = any(e.is_impossible for e in train)
+            if self.squad_v2:
+                log.info("qa: the training data holds unanswerable questions: SQuAD v2.0 mode (null answers)")
+
+    def check(self, examples: Sequence[QAExample], split: str) -> list[str]:
+        impossible = sum(e.is_impossible and e.has_gold for e in examples)
+        if impossible and not self.squad_v2:
+            return [
+                f"data.{split} holds {impossible} unanswerable questions, but the task never predicts "
+                "a null answer (set data.squad_v2: true)"
+            ]
+        return []
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"squad_v2": self.squad_v2}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.squad_v2 = bool(state.get("squad_v2", self.squad_v2))
+
+    # -- encoding ------------------------------------------------------------------
+    def encode(
+        self, examples: Sequence[QAExample], tokenizer: "PreTrainedTokenizerBase", *, training: bool
+    ) -> list[Feature]:
+        from nlpkit_qa.windows import encode_windows
+
+        data = self.data_options
+        return encode_windows(
+            examples,
+            tokenizer,
+            max_length=self.recipe.encoder.max_length,
+            max_question_length=data.max_question_length,
+            window_overlap=window_overlap(self.recipe),
+            labels=training,
+            answerless_window_fraction=data.answerless_window_fraction if training else 1.0,
+            seed=self.recipe.train.seed,
+        )
+
+    def cache_settings(self) -> dict[str, Any]:
+        settings = super().cache_settings()
+        settings.pop("head", None)  # post-processing options do not change the features
+        settings["seed"] = self.recipe.train.seed  # seeds the down-sampling of windows
+        return settings
+
+    def collate(
+        self, features: Sequence[Feature], tokenizer: "PreTrainedTokenizerBase", *, training: bool
+    ) -> dict[str, "torch.Tensor"]:
+        from nlpkit.batching import pad_features
+
+        # Only the tensor keys: offsets (nested, possibly empty) stay with the features.
+        rows = [{k: f[k] for k in _BATCH_KEYS if k in f} for f in features]
+        return pad_features(rows, pad_id=tokenizer.pad_token_id or 0)
+
+    # -- model ---------------------------------------------------------------------
+    def build_head(self, encoder: "PreTrainedModel") -> "torch.nn.Module":
+        from nlpkit_qa.heads import SpanHead
+
+        return SpanHead(encoder.config.hidden_size, self.head_options.dropout)
+
+    def loss(self, output: Any, batch: dict[str, "torch.Tensor"]) -> "torch.Tensor":
+        from nlpkit_qa.heads import span_loss
+
+        if "start_positions" not in batch:
+            raise NlpkitError("task qa: training features carry no answer positions (encode with training=True)")
+        return span_loss(output, batch)
+
+    # -- evaluation and prediction ---------------------------------------------
+    def decode(
+        self, examples: Sequence[QAExample], features: Sequence[Feature], outputs: Sequence[Any]
+    ) -> list[dict[str, Any]]:
+        from nlpkit_qa.postprocess import Window, best_answers
+
+        windows: dict[int, list[Window]] = defaultdict(list)
+        for feature, output in zip(features, outputs):
+            windows[feature["example_id"]].append(
+                Window(output["start_logits"], output["end_logits"], feature["context_start"], feature["offsets"])
+            )
+        head = self.head_options
+        predictions = []
+        for index, example in enumerate(examples):
+            answer = best_answers(
+                example.context,
+                windows.get(index, []),
+                n_best=head.n_best,
+                max_answer_length=head.max_answer_length,
+                allow_null=self.squad_v2,
+                null_threshold=head.null_threshold,
+                with_n_best=head.return_n_best,
+            )
+            predictions.append({"id": example.id, **answer})
+        return predictions
+
+    def metric(self) -> "evaluate.Metric":
+        from nlpkit_qa.metric import SquadV1, SquadV2
+
+        return SquadV2() if self.squad_v2 else SquadV1()
+
+    def compute_metrics(
+        self, examples: Sequence[QAExample], predictions: Sequence[dict[str, Any]]
+    ) -> dict[str, Any]:
+        references = [
+            {"id": e.id, "answers": {"text": [a.text for a in e.answers], "answer_start": [a.start for a in e.answers]}}
+            for e in examples
+        ]
+        if not self.squad_v2:
+            return self.metric().compute(
+                predictions=[{"id": p["id"], "prediction_text": p["answer"]} for p in predictions],
+                references=references,
+            )
+        scored = [
+            {"id": p["id"], "prediction_text": p["answer"], "no_answer_probability": p.get("null_score_diff")}
+            for p in predictions
+        ]
+        # The predictions already apply null_threshold: the headline exact/f1 score them
+        # as they are (threshold +inf), the best_* figures sweep the null score differences.
+        metrics = self.metric().compute(predictions=scored, references=references, no_answer_threshold=math.inf)
+        return {k: float(v) for k, v in metrics.items()}
+
+    def has_labels(self, examples: Sequence[QAExample]) -> bool:
+        return any(e.has_gold for e in examples)
+
+    def record(self, example: QAExample, prediction: dict[str, Any]) -> dict[str, Any]:
+        record = {"id": example.id, "question": example.question, **prediction}
+        if example.has_gold:
+            record["gold"] = [a.text for a in example.answers]
+        return record
+
+    def render(
+        self, examples: Sequence[QAExample], predictions: Sequence[dict[str, Any]], fmt: str
+    ) -> Iterator[str]:
+        if fmt == "squad":  # the official evaluation scripts' input: one {id: answer} object
+            yield json.dumps({p["id"]: p["answer"] for p in predictions}, ensure_ascii=False)
+            return
+        yield from super().render(examples, predictions, fmt)

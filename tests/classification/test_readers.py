@@ -1,0 +1,107 @@
+"""Reading classification data: formats, columns, labels, and bad rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nlpkit.errors import DataError
+from nlpkit.recipe import load_recipe
+from nlpkit_classification.task import ClassificationTask
+
+
+def task_for(data: dict, head: dict | None = None) -> ClassificationTask:
+    return ClassificationTask(load_recipe({"task": "classification", "data": data, "head": head or {}}))
+
+
+def write(tmp_path: Path, name: str, text: str, encoding: str = "utf-8") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def test_tsv_with_header_finds_sentence_and_label(tmp_path: Path) -> None:
+    path = write(tmp_path, "a.tsv", "sentence\tlabel\nit 's a charming journey . \t1\nawful \t0\n")
+    examples = task_for({}).read(path, "train")
+    assert [(e.text, e.label, e.line) for e in examples] == [("it 's a charming journey .", "1", 2), ("awful", "0", 3)]
+
+
+def test_plain_label_tab_text_without_header(tmp_path: Path) -> None:
+    path = write(tmp_path, "b.txt", "pos\tgood film\nneg\tbad film\n")
+    examples = task_for({"format": "tsv"}).read(path, "train")
+    assert [(e.text, e.label) for e in examples] == [("good film", "pos"), ("bad film", "neg")]
+
+
+def test_csv_with_quotes_and_columns_by_index(tmp_path: Path) -> None:
+    path = write(tmp_path, "c.csv", '3,"a, quoted text",x\n1,"plain",y\n')
+    examples = task_for({"header": False, "text_column": 1, "label_column": 0}).read(path, "train")
+    assert [(e.text, e.label) for e in examples] == [("a, quoted text", "3"), ("plain", "1")]
+
+
+def test_jsonl_with_named_columns(tmp_path: Path) -> None:
+    path = write(tmp_path, "d.jsonl", '{"review": "nice", "stars": 5, "id": "r1"}\n\n{"review": "meh", "stars": 2}\n')
+    examples = task_for({"text_column": "review", "label_column": "stars"}).read(path, "train")
+    assert [(e.text, e.label, e.id) for e in examples] == [("nice", "5", "r1"), ("meh", "2", None)]
+
+
+def test_trec_style_lines_latin1_with_coarse_label_regex(tmp_path: Path) -> None:
+    path = write(tmp_path, "t.label", "DESC:manner How did serfdom develop ?\nLOC:city What is the capital of Brasil \xe9 ?\n", "latin-1")
+    task = task_for({"format": "lines", "encoding": "latin-1", "label_regex": "^([A-Z]+):"})
+    examples = task.read(path, "train")
+    assert [e.label for e in examples] == ["DESC", "LOC"]
+    assert examples[1].text == "What is the capital of Brasil é ?"
+
+
+def test_missing_label_is_reported_with_file_and_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "e.tsv", "sentence\tlabel\ngood\t1\nno label here\t\n")
+    with pytest.raises(DataError) as err:
+        task_for({}).read(path, "train")
+    assert str(err.value) == f"{path}:3: missing label (column 'label')"
+
+
+def test_empty_text_is_reported_with_file_and_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "f.jsonl", '{"text": "ok", "label": "a"}\n{"text": "  ", "label": "b"}\n')
+    with pytest.raises(DataError, match=r"f\.jsonl:2: empty text"):
+        task_for({}).read(path, "train")
+
+
+def test_wrong_column_count_is_reported(tmp_path: Path) -> None:
+    path = write(tmp_path, "g.tsv", "sentence\tlabel\ngood\t1\nbad\t0\textra\n")
+    with pytest.raises(DataError, match=r"g\.tsv:3: expected 2 columns"):
+        task_for({}).read(path, "train")
+
+
+def test_on_error_skip_counts_bad_rows(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = write(tmp_path, "h.tsv", "sentence\tlabel\ngood\t1\nbad\t\n\t0\nfine\t0\n")
+    examples = task_for({"on_error": "skip"}).read(path, "train")
+    assert [e.text for e in examples] == ["good", "fine"]
+    assert "skipped 2 malformed rows" in caplog.text and "line 3" in caplog.text
+
+
+def test_labels_unseen_in_training_are_reported_not_dropped(tmp_path: Path) -> None:
+    task = task_for({})
+    train = task.read(write(tmp_path, "tr.tsv", "sentence\tlabel\na\tx\nb\ty\n"), "train")
+    task.setup(train)
+    dev = task.read(write(tmp_path, "dv.tsv", "sentence\tlabel\nc\tx\nd\tz\n"), "validation")
+    assert len(dev) == 2
+    (warning,) = task.check(dev, "validation")
+    assert "1 example(s) have labels unseen in training (z; lines 3)" in warning
+    metrics = task.compute_metrics(dev, [{"label": "x"}, {"label": "x"}])
+    assert metrics["accuracy"] == 0.5  # the unseen label counts as an error
+
+
+def test_numeric_labels_sort_numerically(tmp_path: Path) -> None:
+    task = task_for({})
+    task.setup(task.read(write(tmp_path, "n.tsv", "sentence\tlabel\na\t10\nb\t9\nc\t1\n"), "train"))
+    assert task.labels == ["1", "9", "10"]
+
+
+def test_multilabel_reading_and_metrics(tmp_path: Path) -> None:
+    path = write(tmp_path, "m.jsonl", '{"text": "a", "label": ["x", "y"]}\n{"text": "b", "label": "y"}\n')
+    task = task_for({}, {"multi_label": True})
+    examples = task.read(path, "train")
+    assert [e.label for e in examples] == [["x", "y"], ["y"]]
+    task.setup(examples)
+    metrics = task.compute_metrics(examples, [{"labels": ["x", "y"]}, {"labels": ["x", "y"]}])
+    assert metrics["accuracy"] == 0.5 and metrics["per_class"]["y"]["recall"] == 1.0

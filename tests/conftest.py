@@ -1,0 +1,65 @@
+"""Shared fixtures: a tiny random BERT, small labelled files, an isolated feature cache."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("NLPKIT_DATA", REPO.parent / "shared" / "data"))
+
+POSITIVE = ["a great fun movie", "i loved it", "wonderful actors and a good story", "truly good fun"]
+NEGATIVE = ["a terrible boring film", "awful and dull", "i hated every minute", "bad plot , bad actors"]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NLPKIT_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from nlpkit.testing import DEFAULT_TEXTS, tiny_bert
+
+    return tiny_bert(tmp_path_factory.mktemp("tiny-bert"), [*DEFAULT_TEXTS, *POSITIVE, *NEGATIVE])
+
+
+def write_sentiment_tsv(path: Path, n: int, seed: int, header: bool = True) -> Path:
+    rng = random.Random(seed)
+    lines = ["sentence\tlabel"] if header else []
+    for i in range(n):
+        if i % 2:
+            lines.append(f"{rng.choice(POSITIVE)}\t1")
+        else:
+            lines.append(f"{rng.choice(NEGATIVE)}\t0")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def sentiment_files(tmp_path: Path) -> dict[str, Path]:
+    return {
+        "train": write_sentiment_tsv(tmp_path / "train.tsv", 48, seed=1),
+        "validation": write_sentiment_tsv(tmp_path / "dev.tsv", 16, seed=2),
+    }
+
+
+@pytest.fixture
+def classification_recipe(tiny_encoder: Path, sentiment_files: dict[str, Path], tmp_path: Path) -> dict:
+    return {
+        "task": "classification",
+        "encoder": {"name": str(tiny_encoder), "max_length": 32},
+        "data": {
+            "train": str(sentiment_files["train"]),
+            "validation": str(sentiment_files["validation"]),
+            "test": str(sentiment_files["validation"]),
+        },
+        "train": {"epochs": 2, "batch_size": 8, "lr": 1e-3, "precision": "32", "seed": 7},
+        "output": {"dir": str(tmp_path / "run")},
+    }

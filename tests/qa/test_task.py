@@ -1,0 +1,55 @@
+"""The task contract: recipe validation, v2 mode through decode/compute_metrics/render."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nlpkit.errors import RecipeError
+from nlpkit.recipe import load_recipe
+from nlpkit_qa.readers import Answer, QAExample
+from nlpkit_qa.task import QATask
+
+from .test_metric import SQUAD_DIR
+
+RECIPE = Path(__file__).parents[2] / "recipes" / "squad.yaml"
+
+
+@pytest.mark.skipif(not SQUAD_DIR.exists(), reason=f"no SQuAD data at {SQUAD_DIR}")
+def test_squad_recipe_validates(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NLPKIT_DATA", str(SQUAD_DIR.parent))
+    recipe = load_recipe(RECIPE)
+    assert (recipe.encoder.max_length, recipe.data.window_overlap) == (384, 128)
+    with pytest.raises(RecipeError, match=r"squad.yaml: data.window_overlap \(317\) must be smaller"):
+        load_recipe(RECIPE, ["data.window_overlap=317"])
+
+
+def test_v2_mode_from_training_data_decode_metrics_and_render(tokenizer) -> None:
+    task = QATask(load_recipe({"task": "qa", "encoder": {"max_length": 32}, "data": {"max_question_length": 12}}))
+    context = "paris is the capital of france ."
+    examples = [
+        QAExample("has", "what is the capital of france ?", context, [Answer("paris", 0)]),
+        QAExample("none", "what is the capital of peru ?", context, [], is_impossible=True),
+    ]
+    task.setup(examples)
+    assert task.squad_v2 and task.state_dict() == {"squad_v2": True}
+    features = task.encode(examples, tokenizer, training=False)
+    outputs = []
+    for f in features:
+        start, end = np.zeros(len(f["input_ids"])), np.zeros(len(f["input_ids"]))
+        if f["example_id"] == 0:  # confident span "paris"
+            start[f["context_start"]] = end[f["context_start"]] = 5.0
+        else:  # confident null
+            start[0] = end[0] = 5.0
+        outputs.append({"start_logits": start, "end_logits": end})
+    predictions = task.decode(examples, features, outputs)
+    assert [p["answer"] for p in predictions] == ["paris", ""]
+    metrics = task.compute_metrics(examples, predictions)
+    assert metrics["exact"] == metrics["f1"] == metrics["HasAns_f1"] == metrics["NoAns_f1"] == 100.0
+    assert "best_f1_thresh" in metrics
+    assert json.loads("".join(task.render(examples, predictions, "squad"))) == {"has": "paris", "none": ""}
+    record = json.loads(next(task.render(examples, predictions, "jsonl")))
+    assert record["gold"] == ["paris"] and record["null_score_diff"] < 0

@@ -1,0 +1,58 @@
+"""The command line: run, predict, evaluate, recipe show|check."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+from click.testing import CliRunner
+
+from nlpkit.cli import main
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_recipe_show_prints_the_resolved_recipe(classification_recipe: dict, tmp_path: Path) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(classification_recipe))
+    result = invoke("recipe", "show", str(path), "train.epochs=5")
+    assert result.exit_code == 0
+    shown = yaml.safe_load(result.output)
+    assert shown["train"]["epochs"] == 5 and shown["train"]["weight_decay"] == 0.01
+    assert shown["head"]["pooling"] == "mean"
+    assert invoke("recipe", "check", str(path)).output.startswith(f"{path}: ok")
+
+
+def test_run_predict_and_evaluate(classification_recipe: dict, tmp_path: Path) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(classification_recipe))
+    result = invoke("run", str(path))
+    assert result.exit_code == 0
+    run_dir = Path(classification_recipe["output"]["dir"])
+    assert f"run directory: {run_dir}" in result.output
+
+    texts = tmp_path / "texts.txt"
+    texts.write_text("i loved it\nawful and dull\n")
+    predicted = invoke("predict", str(run_dir), "--input", str(texts))
+    rows = [json.loads(line) for line in predicted.output.splitlines()]
+    assert len(rows) == 2 and all(set(r) == {"label", "probabilities"} for r in rows)
+
+    as_jsonl = tmp_path / "texts.jsonl"
+    as_jsonl.write_text('{"text": "i loved it"}\n"awful and dull"\n')
+    out_file = tmp_path / "out.jsonl"
+    invoke("predict", str(run_dir), "--input", str(as_jsonl), "--output", str(out_file))
+    assert [json.loads(l) for l in out_file.read_text().splitlines()] == rows
+
+    evaluated = invoke("evaluate", str(run_dir), "--data", classification_recipe["data"]["validation"])
+    metrics = json.loads(evaluated.output)
+    saved = json.loads((run_dir / "metrics.json").read_text())["validation"]
+    assert metrics == saved
+
+
+def test_errors_are_one_paragraph_with_exit_code_2(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["predict", str(tmp_path), "--input", __file__])
+    assert result.exit_code == 2
+    assert "is not a finished nlpkit run directory" in result.output

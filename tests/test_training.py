@@ -1,0 +1,139 @@
+"""The fine-tune loop end to end on a tiny random BERT."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+import nlpkit
+from nlpkit.errors import RunDirError
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_run_writes_a_complete_run_directory(classification_recipe: dict) -> None:
+    result = nlpkit.run(classification_recipe)
+    out = result.run_dir
+    for name in ("recipe.yaml", "metrics.json", "train.log", "learning_curve.png", "logs/metrics.csv",
+                 "predictions/validation.jsonl", "predictions/test.jsonl",
+                 "model/model.safetensors", "model/head.safetensors", "model/task.json", "model/tokenizer.json"):
+        assert (out / name).is_file(), name
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics) == {"training", "validation", "test"}
+    assert metrics["validation"] == result.metrics["validation"]
+    assert 0.0 <= metrics["validation"]["accuracy"] <= 1.0
+    assert set(metrics["validation"]["per_class"]) == {"0", "1"}
+    assert metrics["training"]["optimizer_steps"] == 2 * 6  # 48 examples / batch 8, 2 epochs
+    task = json.loads((out / "model/task.json").read_text())
+    assert task["task"] == "classification" and task["plugin"] == "classification"
+    assert task["state"]["labels"] == ["0", "1"]
+    assert not (out / "checkpoints").exists()  # removed once the model is exported
+
+
+def test_the_tiny_model_learns_the_toy_task(classification_recipe: dict) -> None:
+    classification_recipe["train"]["epochs"] = 6
+    result = nlpkit.run(classification_recipe)
+    assert result.metrics["validation"]["accuracy"] >= 0.9
+
+
+def test_reloaded_model_reproduces_the_evaluated_predictions_exactly(classification_recipe: dict) -> None:
+    classification_recipe["train"]["precision"] = "bf16-mixed"
+    out = nlpkit.run(classification_recipe).run_dir
+    saved = read_jsonl(out / "predictions/validation.jsonl")
+    predictor = nlpkit.load(out)
+    again = predictor.predict([row["text"] for row in saved])
+    assert [p["label"] for p in again] == [row["label"] for row in saved]
+    assert [p["probabilities"] for p in again] == [row["probabilities"] for row in saved]
+    single = predictor.predict(saved[0]["text"])
+    assert single["label"] == saved[0]["label"]
+
+
+def test_same_seed_same_results(classification_recipe: dict, tmp_path: Path) -> None:
+    first = nlpkit.run(classification_recipe)
+    classification_recipe["output"]["dir"] = str(tmp_path / "second")
+    second = nlpkit.run(classification_recipe)
+    assert first.metrics["validation"] == second.metrics["validation"]
+    assert read_jsonl(first.run_dir / "predictions/test.jsonl") == read_jsonl(second.run_dir / "predictions/test.jsonl")
+
+
+def test_dropout_is_active_while_training(classification_recipe: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    import nlpkit.module as module
+
+    seen: list[bool] = []
+    original = module.TaskModule.training_step
+
+    def spy(self, batch, batch_idx):  # type: ignore[no-untyped-def]
+        seen.append(all(m.training for m in self.model.encoder.modules()))
+        return original(self, batch, batch_idx)
+
+    monkeypatch.setattr(module.TaskModule, "training_step", spy)
+    nlpkit.run(classification_recipe)
+    assert seen and all(seen)
+
+
+def test_existing_run_directory_is_not_overwritten_silently(classification_recipe: dict) -> None:
+    nlpkit.run(classification_recipe)
+    with pytest.raises(RunDirError, match="already holds a run"):
+        nlpkit.run(classification_recipe)
+    assert nlpkit.run(classification_recipe, overwrite=True).metrics["validation"]
+
+
+KILLER = textwrap.dedent(
+    """
+    import os, signal, sys
+    import nlpkit, nlpkit.module as m
+
+    def die_at(self, outputs, batch, batch_idx):
+        if self.global_step == int(sys.argv[2]):
+            os.kill(os.getpid(), signal.SIGKILL)  # no cleanup, as with a real crash
+
+    m.TaskModule.on_train_batch_end = die_at
+    nlpkit.run(sys.argv[1])
+    """
+)
+
+
+def test_resume_after_sigkill_finishes_with_the_same_number_of_steps(classification_recipe: dict, tmp_path: Path) -> None:
+    classification_recipe["train"].update({"epochs": 3, "batch_size": 4, "checkpoint_every_n_steps": 5})
+    recipe_path = tmp_path / "resume.yaml"
+    recipe_path.write_text(yaml.safe_dump(classification_recipe))
+    uninterrupted = nlpkit.run(classification_recipe, ["output.dir=" + str(tmp_path / "straight")])
+
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    killed = subprocess.run([sys.executable, "-c", KILLER, str(recipe_path), "17"], env=env, capture_output=True, timeout=300)
+    assert killed.returncode == -9
+    out = Path(classification_recipe["output"]["dir"])
+    assert (out / "checkpoints/last.ckpt").exists() and not (out / "metrics.json").exists()
+
+    resumed = nlpkit.run(recipe_path, resume=True)
+    assert resumed.metrics["training"]["optimizer_steps"] == uninterrupted.metrics["training"]["optimizer_steps"] == 36
+    assert (out / "logs/metrics.part1.csv").exists()  # the interrupted part of the log is kept
+
+
+def test_ddp_on_two_cpu_processes_trains_to_the_end(classification_recipe: dict, tmp_path: Path) -> None:
+    recipe_path = tmp_path / "ddp.yaml"
+    recipe_path.write_text(yaml.safe_dump(classification_recipe))
+    result = subprocess.run(
+        [sys.executable, "-m", "nlpkit", "run", str(recipe_path),
+         "trainer.strategy=ddp", "trainer.devices=2", "trainer.accelerator=cpu"],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = Path(classification_recipe["output"]["dir"])
+    metrics = json.loads((out / "metrics.json").read_text())
+    # 48 examples over 2 processes with batch 8: 3 steps an epoch, 2 epochs.
+    assert metrics["training"]["optimizer_steps"] == 6
+    assert metrics["validation"]["per_class"]["0"]["support"] + metrics["validation"]["per_class"]["1"]["support"] == 16
+    # Validation metrics were computed on all 16 rows gathered from both processes.
+    log_lines = (out / "train.log").read_text().splitlines()
+    assert sum("epoch 1, step 6" in line for line in log_lines) == 1  # written once, by rank 0
+    assert len(read_jsonl(out / "predictions/validation.jsonl")) == 16
