@@ -54,12 +54,12 @@ class EncoderSection(Section):
 class DataSection(Section):
     """Core data keys; a task's ``DataOptions`` subclasses this with its own keys."""
 
-    train: str | None = None
-    validation: str | None = None
-    test: str | None = None
+    train: str | None = Field(None, description="Training file (relative paths: from the current directory).")
+    validation: str | None = Field(None, description="Validation file: metrics every epoch, best checkpoint.")
+    test: str | None = Field(None, description="Test file: scored once with the best model.")
     limit_train: int | None = Field(None, gt=0, description="Use only the first N training examples.")
-    limit_validation: int | None = Field(None, gt=0)
-    limit_test: int | None = Field(None, gt=0)
+    limit_validation: int | None = Field(None, gt=0, description="Use only the first N validation examples.")
+    limit_test: int | None = Field(None, gt=0, description="Use only the first N test examples.")
     validation_split: float | None = Field(
         None, gt=0, lt=1, description="Hold out this seeded fraction of train as validation."
     )
@@ -75,33 +75,33 @@ class DataSection(Section):
 class HeadSection(Section):
     """Core head keys; a task's ``HeadOptions`` subclasses this."""
 
-    dropout: float = Field(0.1, ge=0, lt=1)
+    dropout: float = Field(0.1, ge=0, lt=1, description="Dropout before the head's output layer.")
 
 
 class TrainSection(Section):
-    epochs: int = Field(3, gt=0)
+    epochs: int = Field(3, gt=0, description="Passes over the training data.")
     max_steps: int = Field(-1, description="Stop after this many optimizer steps (-1: epochs decide).")
-    batch_size: int = Field(32, gt=0)
-    eval_batch_size: int = Field(64, gt=0)
-    lr: float = Field(5e-5, gt=0)
+    batch_size: int = Field(32, gt=0, description="Training examples (features) per optimizer step and device.")
+    eval_batch_size: int = Field(64, gt=0, description="Batch size of evaluation and prediction.")
+    lr: float = Field(5e-5, gt=0, description="Peak learning rate of AdamW (linear warm-up, then linear decay).")
     head_lr: float | None = Field(None, gt=0, description="Learning rate of the head (default: lr).")
-    weight_decay: float = Field(0.01, ge=0)
-    warmup_ratio: float = Field(0.1, ge=0, lt=1)
+    weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay (not on biases and LayerNorm).")
+    warmup_ratio: float = Field(0.1, ge=0, lt=1, description="Share of the steps spent warming up.")
     layer_lr_decay: float = Field(
         1.0, gt=0, le=1, description="Layer-wise learning-rate decay (1.0 = off)."
     )
-    max_grad_norm: float | None = Field(1.0, gt=0)
-    seed: int = 42
+    max_grad_norm: float | None = Field(1.0, gt=0, description="Gradient clipping (None: off).")
+    seed: int = Field(42, description="Seeds weights of the head, shuffling and dropout.")
     precision: Literal["auto", "32", "bf16-mixed"] = Field(
         "auto", description="auto: bf16-mixed where the hardware has bf16 matrix units, else 32."
     )
     monitor: str | None = Field(None, description="Validation metric for the best checkpoint.")
-    monitor_mode: Literal["max", "min"] | None = None
-    early_stopping_patience: int | None = Field(None, gt=0)
+    monitor_mode: Literal["max", "min"] | None = Field(None, description="Whether higher or lower is better (default: the task's).")
+    early_stopping_patience: int | None = Field(None, gt=0, description="Stop after this many validations without improvement.")
     checkpoint_every_n_steps: int = Field(200, gt=0, description="Save last.ckpt for --resume.")
-    group_by_length: bool = True
-    num_workers: int = Field(0, ge=0)
-    log_every_n_steps: int = Field(10, gt=0)
+    group_by_length: bool = Field(True, description="Batch examples of similar length (less padding).")
+    num_workers: int = Field(0, ge=0, description="DataLoader worker processes.")
+    log_every_n_steps: int = Field(10, gt=0, description="Training loss logging interval.")
 
     @field_validator("precision", mode="before")
     @classmethod
@@ -111,7 +111,7 @@ class TrainSection(Section):
 
 class OutputSection(Section):
     dir: str = Field("runs/{task}", description="Run directory; {task} is replaced.")
-    save_predictions: bool = True
+    save_predictions: bool = Field(True, description="Write predictions of validation and test.")
     keep_checkpoints: bool = Field(False, description="Keep Lightning checkpoints after the run.")
 
 

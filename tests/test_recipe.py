@@ -130,3 +130,13 @@ def test_cli_rejects_bad_recipes_with_exit_code_2_and_no_heavy_imports(tmp_path:
     assert "Traceback" not in result.stderr
     # Validation must not pay for torch/Lightning/evaluate imports: that keeps it fast.
     assert "HEAVY []" in result.stderr
+
+
+def test_every_core_key_is_documented() -> None:
+    from nlpkit.recipe import DataSection, EncoderSection, HeadSection, OutputSection, TrainSection
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "recipes.md").read_text(encoding="utf-8")
+    for section, model in [("encoder", EncoderSection), ("data", DataSection), ("head", HeadSection),
+                           ("train", TrainSection), ("output", OutputSection)]:
+        for key in model.model_fields:
+            assert f"`{section}.{key}`" in doc, f"{section}.{key} is missing from docs/recipes.md"

@@ -1,0 +1,123 @@
+"""SST-2 subset: nlpkit against the Hugging Face Trainer, same encoder and settings.
+
+Both train the default MiniLM encoder on the first N SST-2 training sentences for one
+epoch (batch 32, lr 5e-5, 10% warm-up, weight decay 0.01, clip 1.0, length-grouped
+batches, dynamic padding, the same precision) and are scored on the 872 dev sentences.
+The two alternate in one process so machine noise hits both alike; the script prints
+each round, then the median throughputs (training examples per second, validation
+excluded), the dev accuracies and the ratio.
+
+    python benchmarks/sst2_vs_hf_trainer.py --limit 2000 --rounds 2
+
+Needs `pip install -e '.[compare]'` (the Trainer needs accelerate).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+DATA = Path(os.environ.get("NLPKIT_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "sst2"
+
+
+def read_tsv(path: Path, limit: int | None = None) -> tuple[list[str], list[int]]:
+    with path.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
+    rows = rows[:limit] if limit else rows
+    return [r["sentence"].strip() for r in rows], [int(r["label"]) for r in rows]
+
+
+def run_nlpkit(args: argparse.Namespace, out: Path) -> tuple[float, float]:
+    import nlpkit
+
+    recipe = {
+        "task": "classification",
+        "encoder": {"name": "minilm", "max_length": 64},
+        "data": {"train": str(DATA / "train.tsv"), "validation": str(DATA / "dev.tsv"),
+                 "limit_train": args.limit, "cache": False},
+        "head": {"pooling": args.pooling},
+        "train": {"epochs": 1, "batch_size": 32, "lr": 5e-5, "seed": args.seed, "precision": args.precision,
+                  "warmup_ratio": 0.1, "weight_decay": 0.01, "max_grad_norm": 1.0},
+        "trainer": {"enable_progress_bar": False},
+        "output": {"dir": str(out)},
+    }
+    result = nlpkit.run(recipe, overwrite=True)
+    return result.metrics["training"]["train_examples_per_second"], result.metrics["validation"]["accuracy"]
+
+
+def run_trainer(args: argparse.Namespace, out: Path) -> tuple[float, float]:
+    import torch
+    from datasets import Dataset
+    from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
+                              Trainer, TrainingArguments)
+
+    from nlpkit.encoders import minilm_path
+
+    path = minilm_path()
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    texts, labels = read_tsv(DATA / "train.tsv", args.limit)
+    train = Dataset.from_dict({"text": texts, "label": labels}).map(
+        lambda b: tokenizer(b["text"], truncation=True, max_length=64), batched=True, remove_columns=["text"]
+    )
+    torch.manual_seed(args.seed)
+    model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=2)
+    training = TrainingArguments(
+        output_dir=str(out), per_device_train_batch_size=32, learning_rate=5e-5, num_train_epochs=1,
+        warmup_steps=0.1, weight_decay=0.01, max_grad_norm=1.0, seed=args.seed,
+        train_sampling_strategy="group_by_length", bf16=args.precision == "bf16-mixed", use_cpu=True,
+        report_to=[], save_strategy="no", eval_strategy="no", logging_strategy="no", disable_tqdm=True,
+    )
+    trainer = Trainer(model=model, args=training, train_dataset=train,
+                      data_collator=DataCollatorWithPadding(tokenizer))
+    stats = trainer.train().metrics
+    # Score with a plain sequential loop: the Trainer's predict() reorders rows when the
+    # length-grouped sampler is on.
+    dev_texts, dev_labels = read_tsv(DATA / "dev.tsv")
+    model.eval()
+    correct = 0
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16-mixed"):
+        for start in range(0, len(dev_texts), 64):
+            batch = tokenizer(dev_texts[start:start + 64], truncation=True, max_length=64,
+                              padding=True, return_tensors="pt")
+            predicted = model(**batch).logits.argmax(-1).tolist()
+            correct += sum(p == g for p, g in zip(predicted, dev_labels[start:start + 64]))
+    return float(stats["train_samples_per_second"]), correct / len(dev_labels)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--limit", type=int, default=2000, help="training sentences")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of both")
+    parser.add_argument("--precision", default="32", choices=["32", "bf16-mixed"])
+    parser.add_argument("--pooling", default="mean", choices=["mean", "cls", "pooler"])
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args()
+    results: dict[str, list[tuple[float, float]]] = {"nlpkit": [], "trainer": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for round_ in range(args.rounds):
+            for name, fn in (("nlpkit", run_nlpkit), ("trainer", run_trainer)):
+                started = time.time()
+                speed, accuracy = fn(args, Path(tmp) / f"{name}-{round_}")
+                results[name].append((speed, accuracy))
+                print(f"round {round_ + 1} {name:8s} {speed:7.1f} train examples/s  dev accuracy {accuracy:.4f}"
+                      f"  ({time.time() - started:.0f} s)", flush=True)
+    ours = statistics.median(s for s, _ in results["nlpkit"])
+    theirs = statistics.median(s for s, _ in results["trainer"])
+    acc_ours = statistics.median(a for _, a in results["nlpkit"])
+    acc_theirs = statistics.median(a for _, a in results["trainer"])
+    print(f"\nSST-2, {args.limit} training sentences, 1 epoch, precision {args.precision}, seed {args.seed}")
+    print(f"nlpkit   {ours:7.1f} examples/s   dev accuracy {acc_ours:.4f}")
+    print(f"Trainer  {theirs:7.1f} examples/s   dev accuracy {acc_theirs:.4f}")
+    print(f"throughput ratio nlpkit / Trainer: {ours / theirs:.2f}x; accuracy difference {100 * (acc_ours - acc_theirs):+.1f} points")
+
+
+if __name__ == "__main__":
+    main()
