@@ -1,0 +1,193 @@
+"""``task: nsp``: BERT's next-sentence prediction on the pooled [CLS] output.
+
+Training and evaluation pairs come from a raw document corpus (consecutive sentences =
+IsNext, a random sentence of another document = NotNext, 50/50, seeded; built by
+:mod:`nlpkit_pretrain.corpus`) or from a file of labelled pairs. A checkpoint's own NSP
+head (``cls.seq_relationship``) is loaded when it has one, so a ``BertForPreTraining``
+checkpoint scores pairs without training (:mod:`nlpkit_pair.scoring`).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Sequence
+
+from pydantic import Field, model_validator
+
+from nlpkit.errors import DataError
+from nlpkit.recipe import DataSection, HeadSection
+from nlpkit.task import Feature, Task
+from nlpkit_classification.readers import Column
+from nlpkit_classification.task import _BadRow
+from nlpkit_pair.pair import PairColumns, PairExample, PairTask
+from nlpkit_pretrain.corpus import read_documents, sentence_pairs
+
+if TYPE_CHECKING:  # pragma: no cover
+    from nlpkit_pair.heads import NspHead
+
+IS_NEXT, NOT_NEXT = "is_next", "not_next"
+NSP_LABELS = (IS_NEXT, NOT_NEXT)  # class indices as BERT's next_sentence_label: 0 = IsNext
+# Labels accepted in pair files; 1/true mean "b follows a" (BERT's index 0, see above).
+LABEL_WORDS = {
+    **dict.fromkeys(("is_next", "isnext", "1", "true", "yes"), IS_NEXT),
+    **dict.fromkeys(("not_next", "notnext", "0", "false", "no"), NOT_NEXT),
+}
+_PAIR_SUFFIXES = (".tsv", ".csv")
+_JSON_SUFFIXES = (".jsonl", ".json", ".ndjson")
+
+
+class NspData(PairColumns):
+    source: Literal["auto", "corpus", "pairs"] = Field(
+        "auto",
+        description="corpus: raw documents, pairs built from them; pairs: labelled text_a/text_b rows; "
+        "auto: .tsv/.csv and JSONL with text_a are pairs, anything else (.raw, .txt, folders) a corpus.",
+    )
+    document_boundary: Literal["auto", "title", "blank_line", "line"] = Field(
+        "auto",
+        description="Corpus: where documents end: WikiText ' = Title = ' lines, blank lines, every line, "
+        "or auto (titles when the file has any, else blank lines).",
+    )
+    text_field: str = Field("text", description="Corpus JSONL: the key holding a document's text.")
+    validation_documents: int = Field(
+        0, ge=0,
+        description="Corpus: hold out this many whole documents of data.train (seeded by split_seed) as "
+        "validation; data.validation defaults to data.train.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _validation_from_train(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("validation_documents") and data.get("train"):
+            if data.get("validation_split"):
+                raise ValueError("data.validation_documents and data.validation_split both hold out data: use one")
+            if not data.get("validation"):
+                data = {**data, "validation": data["train"]}
+        return data
+
+
+class NspHeadOptions(HeadSection):
+    eval_seed: int = Field(1234, description="Seed of the validation/test pairs built from a corpus.")
+
+    @property
+    def multi_label(self) -> bool:
+        return False
+
+
+class NspTask(PairTask):
+    name: ClassVar[str] = "nsp"
+    description: ClassVar[str] = "Next-sentence prediction (BERT's NSP head) from a corpus or labelled pairs."
+    DataOptions: ClassVar[type[DataSection]] = NspData
+    HeadOptions: ClassVar[type[HeadSection]] = NspHeadOptions
+    monitor: ClassVar[str] = "nsp_accuracy"
+
+    def __init__(self, recipe: Any) -> None:
+        Task.__init__(self, recipe)  # not ClassificationTask's: the label set is fixed
+        self.labels = list(NSP_LABELS)
+        self.scale = {}
+        self.truncated = 0
+        self.restored = False
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.restored = True  # a run being reloaded: its own head weights follow
+
+    @property
+    def regression(self) -> bool:
+        return False
+
+    # -- reading -------------------------------------------------------------------
+    def source(self, path: Path) -> str:
+        opts = self.data_options
+        if opts.source != "auto":
+            return opts.source
+        if opts.format in ("tsv", "csv"):
+            return "pairs"
+        suffix = path.suffix.lower()
+        if path.is_dir() or suffix not in _PAIR_SUFFIXES + _JSON_SUFFIXES:
+            return "corpus"
+        if suffix in _PAIR_SUFFIXES:
+            return "pairs"
+        with path.open(encoding=opts.encoding) as handle:
+            first = next((line for line in handle if line.strip()), "")
+        try:
+            record = json.loads(first)
+        except ValueError:
+            return "corpus"  # the corpus reader reports the bad line
+        return "pairs" if isinstance(record, dict) and "text_a" in record else "corpus"
+
+    def read(self, path: Path, split: str) -> list[PairExample]:  # type: ignore[override]
+        if self.source(Path(path)) == "pairs":
+            return super().read(path, split)
+        opts = self.data_options
+        documents = read_documents(
+            path, boundary=opts.document_boundary, text_field=opts.text_field, encoding=opts.encoding,
+            on_error=opts.on_error,
+        )
+        held_out = opts.validation_documents
+        if held_out and opts.train and Path(path).resolve() == Path(opts.train).resolve():
+            if held_out >= len(documents):
+                raise DataError(path, None, f"data.validation_documents = {held_out}, but the file has {len(documents)} documents")
+            chosen = set(random.Random(opts.split_seed).sample(range(len(documents)), held_out))
+            documents = [d for i, d in enumerate(documents) if (i in chosen) == (split != "train")]
+        seed = self.recipe.train.seed if split == "train" else self.head_options.eval_seed
+        try:
+            pairs = sentence_pairs([d.sentences() for d in documents], seed=seed)
+        except ValueError as exc:
+            raise DataError(
+                path, None,
+                f"data.{split}: {exc}: NotNext sentences come from another document of the same split "
+                "(hold out at least 2 documents, e.g. data.validation_documents: 2)",
+            ) from None
+        return [
+            PairExample(
+                p.first, p.second, IS_NEXT if p.is_next else NOT_NEXT,
+                id=documents[p.document].title, line=documents[p.document].line,
+            )
+            for p in pairs
+        ]
+
+    def parse_label(self, raw: Any, column: Column) -> str:
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            raise _BadRow(f"missing label (column {column!r})")
+        label = LABEL_WORDS.get(str(raw).strip().lower())
+        if label is None:
+            raise _BadRow(f"label {raw!r} (column {column!r}) is not an NSP label (is_next/not_next, 1/0, true/false)")
+        return label
+
+    # -- labels ----------------------------------------------------------------------
+    def setup(self, train: Sequence[PairExample]) -> None:  # type: ignore[override]
+        self.labels = list(NSP_LABELS)
+
+    def positive_label(self) -> str:
+        return IS_NEXT
+
+    def cache_settings(self) -> dict[str, Any]:
+        return {**super().cache_settings(), "seed": self.recipe.train.seed}  # training pairs use it
+
+    # -- model -----------------------------------------------------------------------
+    def build_head(self, encoder: Any) -> "NspHead":
+        from nlpkit_pair.heads import NspHead, load_nsp_weights
+
+        head = NspHead(encoder.config.hidden_size, self.head_options.dropout)
+        # A scratch encoder must not get old weights; a reloaded run brings its own.
+        if self.recipe.encoder.init == "pretrained" and not self.restored:
+            from nlpkit.plugins import resolve_encoder
+
+            load_nsp_weights(head, resolve_encoder(self.recipe.encoder.name))
+        return head
+
+    # -- predictions and metrics -----------------------------------------------------------
+    def decode(
+        self, examples: Sequence[PairExample], features: Sequence[Feature], outputs: Sequence[Any]
+    ) -> list[dict[str, Any]]:
+        predictions = super().decode(examples, features, outputs)
+        return [
+            {"label": p["label"], "is_next": p["label"] == IS_NEXT, "probability": p["probabilities"][IS_NEXT]}
+            for p in predictions
+        ]
+
+    def compute_metrics(self, examples: Sequence[PairExample], predictions: Sequence[dict[str, Any]]) -> dict[str, Any]:  # type: ignore[override]
+        metrics = super().compute_metrics(examples, predictions)
+        return {"nsp_accuracy": metrics.pop("accuracy"), **metrics}

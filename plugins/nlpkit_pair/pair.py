@@ -1,0 +1,205 @@
+"""``task: pair``: two texts per example (``[CLS] a [SEP] b [SEP]`` with segment ids):
+paraphrase / entailment classification or similarity regression."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Iterator, Sequence
+
+from pydantic import Field
+
+from nlpkit.errors import DataError, NlpkitError, RecipeError
+from nlpkit.recipe import DataSection, HeadSection
+from nlpkit.task import Feature
+from nlpkit_classification.readers import Column, Format, Record
+from nlpkit_classification.task import LABEL_NAMES, _BadRow
+from nlpkit_pair.common import LabelMapOption, ScoredHead, ScoredTask
+
+log = logging.getLogger("nlpkit")
+
+# Column names tried in order when the recipe names none (GLUE, MRPC, QQP, NLI files).
+TEXT_A_NAMES = ("text_a", "sentence1", "#1 String", "question1", "premise", "sentence_a")
+TEXT_B_NAMES = ("text_b", "sentence2", "#2 String", "question2", "hypothesis", "sentence_b")
+PAIR_LABEL_NAMES = (*LABEL_NAMES, "Quality", "gold_label", "score")
+
+
+@dataclass
+class PairExample:
+    """Two texts and the gold label (a label name, or a number for regression)."""
+
+    text_a: str
+    text_b: str
+    label: Any = None
+    id: str | None = None
+    line: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class PairColumns(DataSection):
+    format: Format = Field("auto", description="auto (by suffix), tsv, csv or jsonl.")
+    header: bool | None = Field(None, description="Delimited files: first row is a header (None: detect).")
+    text_a_column: Column | None = Field(
+        None, description="Name or 0-based index of the first text (default: text_a, sentence1, #1 String, ... or 1)."
+    )
+    text_b_column: Column | None = Field(
+        None, description="Name or 0-based index of the second text (default: text_b, sentence2, #2 String, ... or 2)."
+    )
+    label_column: Column | None = Field(None, description="Name or 0-based index (default: label, Quality, ... or 0).")
+    delimiter: str | None = Field(None, description="Field separator (tsv: tab, csv: comma).")
+
+
+class PairData(PairColumns, LabelMapOption):
+    labels: list[str] | None = Field(None, description="Fixed label set (default: the training data's labels).")
+    positive_label: str | None = Field(
+        None, description="Class whose F1 is reported as `f1` (default: '1' if a label, else the last of two labels)."
+    )
+
+
+class PairTask(ScoredTask):
+    name: ClassVar[str] = "pair"
+    description: ClassVar[str] = "Sentence pairs: paraphrase/entailment classification or similarity regression."
+    DataOptions: ClassVar[type[DataSection]] = PairData
+    HeadOptions: ClassVar[type[HeadSection]] = ScoredHead
+
+    # -- reading -------------------------------------------------------------------
+    def _named_columns(self) -> tuple[Column, ...]:
+        opts = self.data_options
+        given = tuple(c for c in (opts.text_a_column, opts.text_b_column, opts.label_column) if c is not None)
+        return given + TEXT_A_NAMES + TEXT_B_NAMES + PAIR_LABEL_NAMES
+
+    def example_from_record(self, record: Record, path: Path) -> PairExample:  # type: ignore[override]
+        opts = self.data_options
+        texts: dict[str, str] = {}
+        for what, given, names, index in (
+            ("text_a", opts.text_a_column, TEXT_A_NAMES, 1),
+            ("text_b", opts.text_b_column, TEXT_B_NAMES, 2),
+        ):
+            column = self._column(record, given, names, index)
+            if str(column) not in record.values:
+                # A one-text file given to a pair task: say so, not just "column missing".
+                tried = "" if given is not None else f" (tried {', '.join(names)})"
+                raise DataError(
+                    path, record.line,
+                    f"task {self.name} reads two texts per row, but there is no {what} column {column!r}{tried}; "
+                    f"columns: {', '.join(record.values) or 'none'}. Set data.{what}_column",
+                )
+            value = record.values[str(column)]
+            if not isinstance(value, str) or not value.strip():
+                raise _BadRow(f"empty {what} (column {column!r})")
+            texts[what] = value.strip()
+        label_col = self._column(record, opts.label_column, PAIR_LABEL_NAMES, 0)
+        label = self.parse_label(record.values.get(str(label_col)), label_col)
+        return PairExample(texts["text_a"], texts["text_b"], label, _as_id(record.values.get("id")), record.line)
+
+    def _clean(self, value: Any) -> str:
+        return str(value).strip()
+
+    def examples_from_inputs(self, inputs: Sequence[Any]) -> list[PairExample]:  # type: ignore[override]
+        examples = []
+        for item in inputs:
+            if isinstance(item, (tuple, list)) and len(item) == 2 and all(isinstance(t, str) for t in item):
+                examples.append(PairExample(item[0], item[1]))
+            elif isinstance(item, dict) and isinstance(item.get("text_a"), str) and isinstance(item.get("text_b"), str):
+                examples.append(PairExample(item["text_a"], item["text_b"], id=item.get("id")))
+            else:
+                hint = "; one pair is a tuple: predict(('text a', 'text b'))" if isinstance(item, str) else ""
+                raise NlpkitError(
+                    f"task {self.name} predicts from pairs of texts: ('text a', 'text b') tuples or "
+                    f"{{'text_a': ..., 'text_b': ...}} objects, got {item!r:.80}{hint}"
+                )
+        return examples
+
+    def texts(self, examples: Sequence[PairExample]) -> Iterator[str]:  # type: ignore[override]
+        for e in examples:
+            yield e.text_a
+            yield e.text_b
+
+    # -- labels ----------------------------------------------------------------------
+    def positive_label(self) -> str | None:
+        given = self.data_options.positive_label
+        if given is not None:
+            return given
+        if "1" in self.labels:
+            return "1"
+        return self.labels[-1] if len(self.labels) == 2 else None
+
+    def setup(self, train: Sequence[PairExample]) -> None:  # type: ignore[override]
+        super().setup(train)
+        given = self.data_options.positive_label
+        if not self.regression and given is not None and given not in self.labels:
+            raise RecipeError(f"{self.recipe.source}: data.positive_label {given!r} is not a label ({', '.join(self.labels)})")
+
+    # -- encoding --------------------------------------------------------------------
+    def encode(self, examples: Sequence[PairExample], tokenizer: Any, *, training: bool) -> list[Feature]:  # type: ignore[override]
+        return encode_pairs(self, examples, tokenizer)
+
+    # -- metrics -----------------------------------------------------------------------
+    def compute_metrics(self, examples: Sequence[PairExample], predictions: Sequence[dict[str, Any]]) -> dict[str, Any]:  # type: ignore[override]
+        metrics = super().compute_metrics(examples, predictions)
+        positive = None if self.regression else self.positive_label()
+        if positive is not None:
+            # GLUE's "F1" for MRPC/QQP: F1 of the positive class.
+            metrics = {"accuracy": metrics["accuracy"], "f1": metrics["per_class"].get(positive, {}).get("f1", 0.0), **metrics}
+        return metrics
+
+    def record(self, example: PairExample, prediction: dict[str, Any]) -> dict[str, Any]:  # type: ignore[override]
+        row: dict[str, Any] = {"text_a": example.text_a, "text_b": example.text_b}
+        if example.id is not None:
+            row["id"] = example.id
+        if example.label is not None:
+            row["gold"] = example.label
+        return {**row, **prediction}
+
+
+def _as_id(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def truncate_longest_first(a: list[int], b: list[int], budget: int) -> tuple[list[int], list[int]]:
+    """Cut tokens from the end of the longer text until both fit ``budget``; a text is
+    never emptied unless the budget is below 2."""
+    la, lb = len(a), len(b)
+    if la + lb <= budget:
+        return a, b
+    if min(la, lb) <= budget // 2:  # the short one fits in half: the long one takes the rest
+        if la >= lb:
+            la = budget - lb
+        else:
+            lb = budget - la
+    else:  # both long: half each, the odd token to the first text
+        la, lb = budget - budget // 2, budget // 2
+    return a[:la], b[:lb]
+
+
+def encode_pairs(task: PairTask, examples: Sequence[PairExample], tokenizer: Any) -> list[Feature]:
+    """``[CLS] a [SEP] b [SEP]`` with segment ids 0 / 1; pairs over ``encoder.max_length``
+    lose tokens from the end of the longer text first, and the count is logged."""
+    max_length = task.recipe.encoder.max_length
+    budget = max_length - 3
+    ids_a = tokenizer([e.text_a for e in examples], add_special_tokens=False, verbose=False)["input_ids"]
+    ids_b = tokenizer([e.text_b for e in examples], add_special_tokens=False, verbose=False)["input_ids"]
+    cls_id, sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
+    index = {label: i for i, label in enumerate(task.labels)}
+    features: list[Feature] = []
+    truncated = 0
+    for i, example in enumerate(examples):
+        a, b = truncate_longest_first(ids_a[i], ids_b[i], budget)
+        truncated += len(a) + len(b) < len(ids_a[i]) + len(ids_b[i])
+        input_ids = [cls_id, *a, sep_id, *b, sep_id]
+        feature: Feature = {
+            "input_ids": input_ids,
+            "token_type_ids": [0] * (len(a) + 2) + [1] * (len(b) + 1),
+            "attention_mask": [1] * len(input_ids),
+            "example_id": i,
+        }
+        if example.label is not None:
+            feature["labels"] = task.target(example.label, index)
+        features.append(feature)
+    if truncated:
+        log.warning(
+            "%d of %d pairs exceed encoder.max_length = %d tokens: the longer text of each was shortened",
+            truncated, len(examples), max_length,
+        )
+    return features

@@ -1,0 +1,87 @@
+"""Next-sentence scores from a checkpoint that already has an NSP head, or from a run.
+
+    python -m nlpkit_pair.scoring SOURCE FILE [--max-length N] [--predictions OUT.jsonl]
+
+SOURCE is a ``BertForPreTraining``/``BertForNextSentencePrediction`` checkpoint (its
+``cls.seq_relationship`` weights), an nlpkit pre-training run's ``model/`` folder, or an
+nlpkit ``task: nsp`` run directory. FILE is read like ``task: nsp`` data: a corpus (pairs
+built from it with the default eval seed) or labelled pairs (TSV/CSV/JSONL ``text_a``,
+``text_b``, ``label``). Prints the metrics as JSON. To score a recipe's held-out split
+(e.g. the articles that ``recipes/nsp-wikitext.yaml`` holds out), use
+``python -m nlpkit_pretrain.evaluate recipes/nsp-wikitext.yaml SOURCE``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+if TYPE_CHECKING:  # pragma: no cover
+    from nlpkit.predictor import Predictor
+
+
+def load_nsp(source: str | Path, *, max_length: int = 128, batch_size: int = 64) -> "Predictor":
+    """A predictor of ``P(b follows a)``: ``load_nsp(src).predict(("a", "b"))["probability"]``."""
+    from nlpkit.encoder import load_encoder, load_tokenizer
+    from nlpkit.errors import NlpkitError
+    from nlpkit.model import TaskModel
+    from nlpkit.predictor import MODEL_DIR, TASK_FILE, Predictor
+    from nlpkit.recipe import build_recipe
+    from nlpkit.plugins import resolve_encoder
+    from nlpkit_pair.heads import nsp_state
+    from nlpkit_pair.nsp import NspTask
+
+    path = Path(source)
+    if (path / MODEL_DIR / TASK_FILE).is_file():
+        task_name = json.loads((path / MODEL_DIR / TASK_FILE).read_text(encoding="utf-8")).get("task")
+        if task_name == NspTask.name:
+            return Predictor.load(path)
+        path = path / MODEL_DIR  # another run (pre-training): its model folder holds the heads
+    recipe = build_recipe(
+        {"task": NspTask.name, "encoder": {"name": str(path if path.exists() else source), "max_length": max_length}},
+        f"<nsp scorer for {source}>",
+        check_paths=False,
+    )
+    if not nsp_state(resolve_encoder(recipe.encoder.name)):
+        # A random head would score pairs at chance without saying so.
+        raise NlpkitError(f"{source} has no next-sentence-prediction head (cls.seq_relationship): train one with task: nsp")
+    task = NspTask(recipe)
+    tokenizer = load_tokenizer(recipe.encoder)
+    encoder = load_encoder(recipe.encoder, len(tokenizer))
+    head = task.build_head(encoder)  # loads the checkpoint's NSP weights
+    return Predictor(task, tokenizer, TaskModel(encoder, head), batch_size=batch_size)
+
+
+def score_file(predictor: "Predictor", path: str | Path) -> tuple[list[Any], list[dict[str, Any]], dict[str, Any]]:
+    """Examples, predictions and metrics of a corpus or a file of labelled pairs."""
+    examples = predictor.task.read(Path(path), "test")
+    predictions, metrics = predictor.evaluate(examples)
+    return examples, predictions, metrics
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m nlpkit_pair.scoring", description=__doc__.split("\n\n")[0])
+    parser.add_argument("source", help="checkpoint with an NSP head, or an nlpkit run directory")
+    parser.add_argument("file", help="corpus or labelled pairs")
+    parser.add_argument("--max-length", type=int, default=128)
+    parser.add_argument("--predictions", type=Path, help="write one JSON line per pair here")
+    args = parser.parse_args(argv)
+    from nlpkit.errors import NlpkitError
+
+    try:
+        predictor = load_nsp(args.source, max_length=args.max_length)
+        examples, predictions, metrics = score_file(predictor, args.file)
+    except NlpkitError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    if args.predictions:
+        args.predictions.write_text("".join(l + "\n" for l in predictor.render(examples, predictions)), encoding="utf-8")
+    print(json.dumps(metrics, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
