@@ -38,6 +38,8 @@ class TaskModule(pl.LightningModule):
         # from_pretrained leaves the encoder in eval mode and Lightning restores each
         # submodule's mode after validation: switch dropout on explicitly.
         self.model.train()
+        if train.freeze_encoder:
+            self.model.encoder.requires_grad_(False)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> Any:
         return self.model(batch)

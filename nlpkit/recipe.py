@@ -87,6 +87,9 @@ class TrainSection(Section):
     head_lr: float | None = Field(None, gt=0, description="Learning rate of the head (default: lr).")
     weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay (not on biases and LayerNorm).")
     warmup_ratio: float = Field(0.1, ge=0, lt=1, description="Share of the steps spent warming up.")
+    freeze_encoder: bool = Field(
+        False, description="Train the head only (linear probing; a baseline for pre-training)."
+    )
     layer_lr_decay: float = Field(
         1.0, gt=0, le=1, description="Layer-wise learning-rate decay (1.0 = off)."
     )

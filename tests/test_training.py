@@ -137,3 +137,15 @@ def test_ddp_on_two_cpu_processes_trains_to_the_end(classification_recipe: dict,
     log_lines = (out / "train.log").read_text().splitlines()
     assert sum("epoch 1, step 6" in line for line in log_lines) == 1  # written once, by rank 0
     assert len(read_jsonl(out / "predictions/validation.jsonl")) == 16
+
+
+def test_freeze_encoder_trains_the_head_only(classification_recipe: dict, tiny_encoder: Path) -> None:
+    from safetensors.torch import load_file
+
+    classification_recipe["train"]["freeze_encoder"] = True
+    frozen = nlpkit.run(classification_recipe)
+    assert frozen.metrics["training"]["optimizer_steps"] == 12
+    before = load_file(tiny_encoder / "model.safetensors")
+    after = load_file(frozen.run_dir / "model" / "model.safetensors")
+    shared = [k for k in after if k in before]
+    assert shared and all(before[k].equal(after[k]) for k in shared)

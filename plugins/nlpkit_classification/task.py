@@ -90,7 +90,7 @@ class ClassificationTask(Task[TextExample]):
         ):
             try:
                 examples.append(self.example_from_record(record, path))
-            except _BadRow as bad:
+            except BadRow as bad:
                 errors.add(record.line, str(bad))
         errors.report()
         return examples
@@ -114,19 +114,19 @@ class ClassificationTask(Task[TextExample]):
         label_col = self._column(record, opts.label_column, LABEL_NAMES, 0)
         text = pick(record, text_col, path, "text")
         if not isinstance(text, str) or not text.strip():
-            raise _BadRow(f"empty text (column {text_col!r})")
+            raise BadRow(f"empty text (column {text_col!r})")
         raw = record.values.get(str(label_col))
         return TextExample(text.strip(), self.parse_label(raw, label_col), record.values.get("id"), record.line)
 
     def parse_label(self, raw: Any, column: Column) -> str | list[str]:
         opts = self.data_options
         if raw is None or (isinstance(raw, str) and not raw.strip()) or raw == []:
-            raise _BadRow(f"missing label (column {column!r})")
+            raise BadRow(f"missing label (column {column!r})")
         if self.head_options.multi_label:
             values = raw if isinstance(raw, list) else str(raw).split(opts.label_separator)
             return sorted({self._clean(v) for v in values if str(v).strip()})
         if isinstance(raw, list):
-            raise _BadRow(f"a list of labels in column {column!r}; set head.multi_label: true for multi-label data")
+            raise BadRow(f"a list of labels in column {column!r}; set head.multi_label: true for multi-label data")
         return self._clean(raw)
 
     def _clean(self, value: Any) -> str:
@@ -135,7 +135,7 @@ class ClassificationTask(Task[TextExample]):
         if pattern:
             match = re.search(pattern, text)
             if not match:
-                raise _BadRow(f"label {text!r} does not match data.label_regex {pattern!r}")
+                raise BadRow(f"label {text!r} does not match data.label_regex {pattern!r}")
             text = match.group(1)
         return text
 
@@ -287,7 +287,7 @@ class ClassificationTask(Task[TextExample]):
         return {**row, **prediction}
 
 
-class _BadRow(Exception):
+class BadRow(Exception):
     """A row that cannot become an example (message names the column)."""
 
 

@@ -1,6 +1,6 @@
 """``NerMetric``: the task's ``evaluate.Metric`` (seqeval behind it, never loaded by name).
 
-``evaluate.load("seqeval")`` needs the hub; this module defines the metric locally::
+Loading seqeval's metric script by name needs the hub; this module defines the metric locally::
 
     from nlpkit_ner.metric import NerMetric
     NerMetric(mode="conlleval").compute(predictions=[["B-PER", "O"]], references=[["B-PER", "O"]])

@@ -15,7 +15,7 @@ from nlpkit.errors import RecipeError
 from nlpkit.recipe import DataSection, HeadSection
 from nlpkit.task import Feature
 from nlpkit_classification.readers import Column
-from nlpkit_classification.task import ClassificationTask, _BadRow
+from nlpkit_classification.task import ClassificationTask, BadRow
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -85,21 +85,21 @@ class ScoredTask(ClassificationTask):
     # -- labels ----------------------------------------------------------------------
     def parse_label(self, raw: Any, column: Column) -> Any:
         if raw is None or (isinstance(raw, str) and not raw.strip()):
-            raise _BadRow(f"missing label (column {column!r})")
+            raise BadRow(f"missing label (column {column!r})")
         label_map = getattr(self.data_options, "label_map", None)
         if label_map:
             key = str(raw).strip()
             if key not in label_map:
-                raise _BadRow(f"label {key!r} (column {column!r}) is not in data.label_map ({', '.join(label_map)})")
+                raise BadRow(f"label {key!r} (column {column!r}) is not in data.label_map ({', '.join(label_map)})")
             raw = label_map[key]
         if not self.regression:
             return super().parse_label(raw, column)
         try:
             value = float(raw)
         except (TypeError, ValueError):
-            raise _BadRow(f"label {raw!r} (column {column!r}) is not a number (head.type: regression)") from None
+            raise BadRow(f"label {raw!r} (column {column!r}) is not a number (head.type: regression)") from None
         if not math.isfinite(value):
-            raise _BadRow(f"label {raw!r} (column {column!r}) is not a finite number")
+            raise BadRow(f"label {raw!r} (column {column!r}) is not a finite number")
         return value
 
     def setup(self, train: Sequence[Any]) -> None:

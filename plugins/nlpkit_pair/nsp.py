@@ -20,7 +20,7 @@ from nlpkit.errors import DataError
 from nlpkit.recipe import DataSection, HeadSection
 from nlpkit.task import Feature, Task
 from nlpkit_classification.readers import Column
-from nlpkit_classification.task import _BadRow
+from nlpkit_classification.task import BadRow
 from nlpkit_pair.pair import PairColumns, PairExample, PairTask
 from nlpkit_pretrain.corpus import read_documents, sentence_pairs
 
@@ -150,10 +150,10 @@ class NspTask(PairTask):
 
     def parse_label(self, raw: Any, column: Column) -> str:
         if raw is None or (isinstance(raw, str) and not raw.strip()):
-            raise _BadRow(f"missing label (column {column!r})")
+            raise BadRow(f"missing label (column {column!r})")
         label = LABEL_WORDS.get(str(raw).strip().lower())
         if label is None:
-            raise _BadRow(f"label {raw!r} (column {column!r}) is not an NSP label (is_next/not_next, 1/0, true/false)")
+            raise BadRow(f"label {raw!r} (column {column!r}) is not an NSP label (is_next/not_next, 1/0, true/false)")
         return label
 
     # -- labels ----------------------------------------------------------------------

@@ -14,7 +14,7 @@ from nlpkit.errors import DataError, NlpkitError, RecipeError
 from nlpkit.recipe import DataSection, HeadSection
 from nlpkit.task import Feature
 from nlpkit_classification.readers import Column, Format, Record
-from nlpkit_classification.task import LABEL_NAMES, _BadRow
+from nlpkit_classification.task import LABEL_NAMES, BadRow
 from nlpkit_pair.common import LabelMapOption, ScoredHead, ScoredTask
 
 log = logging.getLogger("nlpkit")
@@ -87,7 +87,7 @@ class PairTask(ScoredTask):
                 )
             value = record.values[str(column)]
             if not isinstance(value, str) or not value.strip():
-                raise _BadRow(f"empty {what} (column {column!r})")
+                raise BadRow(f"empty {what} (column {column!r})")
             texts[what] = value.strip()
         label_col = self._column(record, opts.label_column, PAIR_LABEL_NAMES, 0)
         label = self.parse_label(record.values.get(str(label_col)), label_col)

@@ -2,7 +2,7 @@
 
 The functions follow the official evaluation scripts line by line (answer
 normalisation: lower case, no punctuation, no articles, single spaces; the max over
-gold answers). ``evaluate.load("squad")`` needs the hub, so the metrics are defined here.
+gold answers). Loading the squad metric script by name needs the hub, so the metrics are defined here.
 """
 
 from __future__ import annotations
