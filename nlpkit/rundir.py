@@ -96,11 +96,11 @@ def plot_learning_curve(out: Path, monitor: str | None) -> Path | None:
     if val:
         ax2 = ax.twinx()
         keys = [f"val_{monitor}"] if monitor and f"val_{monitor}" in val else sorted(val)[:3]
-        for key in keys:
+        for key, color in zip(keys, ("tab:orange", "tab:green", "tab:red")):
             xs, ys = zip(*val[key])
-            ax2.plot(xs, ys, marker="o", label=key)
+            ax2.plot(xs, ys, marker="o", color=color, label=key)
         ax2.set_ylabel("validation")
-        ax2.legend(loc="center right")
+        ax2.legend(loc="lower left", frameon=False)
     ax.set_title(out.name)
     fig.tight_layout()
     fig.savefig(out / PLOT, dpi=100)

@@ -63,3 +63,21 @@ def classification_recipe(tiny_encoder: Path, sentiment_files: dict[str, Path], 
         "train": {"epochs": 2, "batch_size": 8, "lr": 1e-3, "precision": "32", "seed": 7},
         "output": {"dir": str(tmp_path / "run")},
     }
+
+
+@pytest.fixture
+def shared_data_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Recipes read ../shared/data through $NLPKIT_DATA, relative to the repository."""
+    monkeypatch.setenv("NLPKIT_DATA", str(SHARED_DATA))
+    monkeypatch.chdir(REPO)
+
+
+def recipe_splits(recipe_name: str, *overrides: str):
+    """A shipped recipe, its task and its splits as a run would read them."""
+    from nlpkit.data import read_splits
+    from nlpkit.plugins import get_task
+    from nlpkit.recipe import load_recipe
+
+    recipe = load_recipe(REPO / "recipes" / recipe_name, list(overrides))
+    task = get_task(recipe.task)(recipe)
+    return recipe, task, read_splits(task, recipe)

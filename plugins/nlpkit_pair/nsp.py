@@ -14,7 +14,7 @@ import random
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Sequence
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from nlpkit.errors import DataError
 from nlpkit.recipe import DataSection, HeadSection
@@ -23,6 +23,7 @@ from nlpkit_classification.readers import Column
 from nlpkit_classification.task import BadRow
 from nlpkit_pair.pair import PairColumns, PairExample, PairTask
 from nlpkit_pretrain.corpus import read_documents, sentence_pairs
+from nlpkit_pretrain.task import CorpusOptions
 
 if TYPE_CHECKING:  # pragma: no cover
     from nlpkit_pair.heads import NspHead
@@ -38,33 +39,12 @@ _PAIR_SUFFIXES = (".tsv", ".csv")
 _JSON_SUFFIXES = (".jsonl", ".json", ".ndjson")
 
 
-class NspData(PairColumns):
+class NspData(PairColumns, CorpusOptions):
     source: Literal["auto", "corpus", "pairs"] = Field(
         "auto",
         description="corpus: raw documents, pairs built from them; pairs: labelled text_a/text_b rows; "
         "auto: .tsv/.csv and JSONL with text_a are pairs, anything else (.raw, .txt, folders) a corpus.",
     )
-    document_boundary: Literal["auto", "title", "blank_line", "line"] = Field(
-        "auto",
-        description="Corpus: where documents end: WikiText ' = Title = ' lines, blank lines, every line, "
-        "or auto (titles when the file has any, else blank lines).",
-    )
-    text_field: str = Field("text", description="Corpus JSONL: the key holding a document's text.")
-    validation_documents: int = Field(
-        0, ge=0,
-        description="Corpus: hold out this many whole documents of data.train (seeded by split_seed) as "
-        "validation; data.validation defaults to data.train.",
-    )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _validation_from_train(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("validation_documents") and data.get("train"):
-            if data.get("validation_split"):
-                raise ValueError("data.validation_documents and data.validation_split both hold out data: use one")
-            if not data.get("validation"):
-                data = {**data, "validation": data["train"]}
-        return data
 
 
 class NspHeadOptions(HeadSection):

@@ -35,10 +35,9 @@ if TYPE_CHECKING:  # pragma: no cover
 IS_NEXT, NOT_NEXT = 0, 1  # BERT's next_sentence_label convention
 
 
-class PretrainDataOptions(DataSection):
-    format: Literal["auto", "text", "jsonl"] = Field(
-        "auto", description="auto: .jsonl/.json files as JSON lines, anything else as plain text."
-    )
+class CorpusOptions(DataSection):
+    """Reading a raw document corpus; shared with ``task: nsp``."""
+
     document_boundary: Literal["auto", "title", "blank_line", "line"] = Field(
         "auto",
         description="Where plain-text documents end: WikiText ' = Title = ' lines, blank lines, "
@@ -51,9 +50,6 @@ class PretrainDataOptions(DataSection):
         description="Hold out this many whole documents of data.train (seeded by split_seed) "
         "as the validation split; data.validation defaults to data.train.",
     )
-    short_seq_probability: float = Field(
-        0.1, ge=0, le=1, description="Share of training sequences given a shorter random length (BERT: 0.1)."
-    )
 
     @model_validator(mode="before")
     @classmethod
@@ -64,6 +60,15 @@ class PretrainDataOptions(DataSection):
             if not data.get("validation"):
                 data = {**data, "validation": data["train"]}
         return data
+
+
+class PretrainDataOptions(CorpusOptions):
+    format: Literal["auto", "text", "jsonl"] = Field(
+        "auto", description="auto: .jsonl/.json files as JSON lines, anything else as plain text."
+    )
+    short_seq_probability: float = Field(
+        0.1, ge=0, le=1, description="Share of training sequences given a shorter random length (BERT: 0.1)."
+    )
 
 
 class PretrainHeadOptions(HeadSection):

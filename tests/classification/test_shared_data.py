@@ -2,47 +2,34 @@
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 import nlpkit
-from nlpkit.data import read_splits
-from nlpkit.plugins import get_task
-from nlpkit.recipe import load_recipe
 
-from ..conftest import REPO, SHARED_DATA
+from ..conftest import REPO, SHARED_DATA, recipe_splits
 
-pytestmark = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"no shared data at {SHARED_DATA}")
-
-
-@pytest.fixture(autouse=True)
-def _data_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NLPKIT_DATA", str(SHARED_DATA))
-    monkeypatch.chdir(REPO)
-
-
-def splits_of(recipe_name: str, *overrides: str):
-    recipe = load_recipe(REPO / "recipes" / recipe_name, list(overrides))
-    task = get_task(recipe.task)(recipe)
-    return task, read_splits(task, recipe)
+pytestmark = [
+    pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"no shared data at {SHARED_DATA}"),
+    pytest.mark.usefixtures("shared_data_env"),
+]
 
 
 def test_sst2_recipe_reads_all_rows() -> None:
-    task, splits = splits_of("sst2.yaml")
+    _, task, splits = recipe_splits("sst2.yaml")
     assert len(splits["train"].examples) == 67349 and len(splits["validation"].examples) == 872
     assert {e.label for e in splits["train"].examples} == {"0", "1"}
     assert not splits["train"].examples[0].text.endswith(" ")  # SST-2's trailing space is stripped
 
 
 def test_trec_recipe_reads_coarse_labels_and_holds_out_a_seeded_tenth() -> None:
-    task, splits = splits_of("trec.yaml")
+    _, task, splits = recipe_splits("trec.yaml")
     train, validation = splits["train"].examples, splits["validation"].examples
     assert len(train) + len(validation) == 5452 and len(validation) == 545
     assert set(Counter(e.label for e in train)) == {"ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM"}
-    _, again = splits_of("trec.yaml")
+    _, _, again = recipe_splits("trec.yaml")
     assert [e.text for e in again["validation"].examples] == [e.text for e in validation]
 
 

@@ -113,7 +113,7 @@ def test_a_checkpoint_without_nsp_head_is_refused(tiny_encoder: Path) -> None:
 
 
 def test_nsp_trains_from_a_corpus_and_predicts_pairs(tiny_encoder: Path, tmp_path: Path) -> None:
-    from nlpkit_pair.scoring import load_nsp, score_file
+    from nlpkit_pair.scoring import load_nsp
 
     corpus = write_wikitext(tmp_path / "wiki.raw", repeat=3)
     recipe = {

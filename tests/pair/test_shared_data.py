@@ -6,45 +6,33 @@ from collections import Counter
 
 import pytest
 
-from nlpkit.data import read_splits
-from nlpkit.plugins import get_task
-from nlpkit.recipe import load_recipe
 
-from ..conftest import REPO, SHARED_DATA
+from ..conftest import SHARED_DATA, recipe_splits
 
-pytestmark = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"no shared data at {SHARED_DATA}")
-
-
-@pytest.fixture(autouse=True)
-def _data_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NLPKIT_DATA", str(SHARED_DATA))
-    monkeypatch.chdir(REPO)
-
-
-def splits_of(recipe_name: str, *overrides: str):
-    recipe = load_recipe(REPO / "recipes" / recipe_name, list(overrides))
-    task = get_task(recipe.task)(recipe)
-    return recipe, task, read_splits(task, recipe)
+pytestmark = [
+    pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"no shared data at {SHARED_DATA}"),
+    pytest.mark.usefixtures("shared_data_env"),
+]
 
 
 def test_mrpc_holds_out_a_seeded_tenth_and_reads_the_test_file() -> None:
-    _, task, splits = splits_of("mrpc.yaml")
+    _, task, splits = recipe_splits("mrpc.yaml")
     train, validation, test = (splits[s].examples for s in ("train", "validation", "test"))
     assert (len(train) + len(validation), len(validation), len(test)) == (4076, 408, 1725)
     assert Counter(e.label for e in test) == {"1": 1147, "0": 578}
     assert train[0].text_a.startswith("Amrozi accused") and train[0].label == "1"  # the BOM did not eat the header
-    _, _, again = splits_of("mrpc.yaml")
+    _, _, again = recipe_splits("mrpc.yaml")
     assert [e.text_a for e in again["validation"].examples] == [e.text_a for e in validation]
 
 
 def test_sst2_sentiment_maps_labels_to_words() -> None:
-    _, task, splits = splits_of("sst2-sentiment.yaml", "data.limit_train=200")
+    _, task, splits = recipe_splits("sst2-sentiment.yaml", "data.limit_train=200")
     task.setup(splits["train"].examples)
     assert task.labels == ["negative", "positive"]
 
 
 def test_nsp_wikitext_holds_out_whole_articles() -> None:
-    _, task, splits = splits_of("nsp-wikitext.yaml")
+    _, task, splits = recipe_splits("nsp-wikitext.yaml")
     train, validation = splits["train"].examples, splits["validation"].examples
     assert len({e.id for e in validation}) == 6
     assert not {e.id for e in train} & {e.id for e in validation}
@@ -58,7 +46,7 @@ def test_chnsenticorp_unknown_rate_is_under_one_percent_with_the_vocabulary_fix(
     from nlpkit.encoder import load_tokenizer
     from nlpkit.vocab import extend_vocabulary, unk_rate
 
-    recipe, task, splits = splits_of("chnsenticorp.yaml")
+    recipe, task, splits = recipe_splits("chnsenticorp.yaml")
     assert recipe.encoder.extend_vocab
     texts = list(task.texts(splits["train"].examples))
     assert len(texts) == 9600 and len(splits["validation"].examples) == 1200
