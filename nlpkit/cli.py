@@ -87,20 +87,43 @@ def predict(run_dir: Path, input_path: Path, output_path: Path | None, fmt: str)
 
 
 @main.command()
-@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--data", "data_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A labelled file in the format of the run's recipe.")
+@click.argument("target")
+@click.argument("overrides", nargs=-1)
+@click.option("--data", "data_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A labelled file in the format of the recipe (default with --recipe: its validation data).")
+@click.option("--recipe", "recipe_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Score TARGET as a plain checkpoint (no run directory) with this recipe's task and data.")
 @click.option("--predictions", "predictions_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the predictions (JSONL) here.")
-def evaluate(run_dir: Path, data_path: Path, predictions_path: Path | None) -> None:
-    """Score the model of RUN_DIR on a new labelled file; prints metrics as JSON."""
-    from nlpkit.predictor import Predictor
+              help="Also write the predictions (JSONL) here (run directories).")
+def evaluate(target: str, overrides: tuple[str, ...], data_path: Path | None, recipe_path: Path | None,
+             predictions_path: Path | None) -> None:
+    """Score TARGET on labelled data; prints metrics as JSON.
 
-    predictor = Predictor.load(run_dir)
-    examples = predictor.task.read(data_path, "evaluation")
-    predictions, metrics = predictor.evaluate(examples)
-    if predictions_path:
-        _emit(predictor.render(examples, predictions, "jsonl"), predictions_path)
+    TARGET is a run directory (with --data), or with --recipe any checkpoint: a model
+    directory, an alias, or a run directory, scored with the recipe's task, data and
+    OVERRIDES (e.g. held-out perplexity of the encoder a pre-training run starts from).
+    """
+    from nlpkit.predictor import MODEL_DIR, TASK_FILE, Predictor
+
+    if recipe_path is not None:
+        from nlpkit.evaluation import evaluate_checkpoint
+
+        metrics = evaluate_checkpoint(recipe_path, target, overrides, data=data_path)
+    else:
+        if not (Path(target) / MODEL_DIR / TASK_FILE).is_file():
+            raise NlpkitError(
+                f"{target} is not a finished nlpkit run directory; to score a plain checkpoint "
+                "give a recipe: nlpkit evaluate CHECKPOINT --recipe RECIPE"
+            )
+        if data_path is None:
+            raise NlpkitError("nlpkit evaluate RUN_DIR needs --data FILE (a labelled file)")
+        if overrides:
+            raise NlpkitError("overrides apply to --recipe evaluations only")
+        predictor = Predictor.load(target)
+        examples = predictor.task.read(data_path, "evaluation")
+        predictions, metrics = predictor.evaluate(examples)
+        if predictions_path:
+            _emit(predictor.render(examples, predictions, "jsonl"), predictions_path)
     click.echo(json.dumps(metrics, indent=2, ensure_ascii=False))
 
 

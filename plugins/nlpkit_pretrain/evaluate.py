@@ -1,7 +1,8 @@
 """Held-out MLM perplexity of *any* checkpoint, with the masks of a pre-training recipe.
 
-``nlpkit evaluate RUN_DIR --data FILE`` scores a finished run; this module also scores
-the checkpoint a run starts from (or any BERT checkpoint), which has no run directory::
+``nlpkit evaluate RUN_DIR --data FILE`` scores a finished run; ``nlpkit evaluate
+CHECKPOINT --recipe RECIPE`` (or this module) scores the checkpoint a run starts from, or
+any BERT checkpoint, which has no run directory::
 
     python -m nlpkit_pretrain.evaluate RECIPE [CHECKPOINT_OR_RUN_DIR] [key=value ...]
 
@@ -26,39 +27,11 @@ def evaluate_checkpoint(
     *,
     split: str = "validation",
 ) -> dict[str, Any]:
-    """Metrics (perplexity, mlm_loss, mlm_accuracy, nsp_accuracy) of ``checkpoint`` (default:
-    the recipe's ``encoder.name``) on the recipe's ``split``.
+    """Metrics of ``checkpoint`` on the recipe's ``split``: the core's
+    :func:`nlpkit.evaluation.evaluate_checkpoint` (also ``nlpkit evaluate --recipe``)."""
+    from nlpkit.evaluation import evaluate_checkpoint as evaluate
 
-    ``checkpoint`` may be a BERT directory, an alias, or an nlpkit run directory (its
-    ``model/`` folder, heads included, is used).
-    """
-    from nlpkit.encoder import load_encoder, load_tokenizer
-    from nlpkit.errors import RecipeError
-    from nlpkit.model import TaskModel
-    from nlpkit.plugins import get_task
-    from nlpkit.predictor import MODEL_DIR, TASK_FILE, Predictor
-    from nlpkit.recipe import load_recipe
-
-    extra = list(overrides)
-    if checkpoint is not None:
-        path = Path(checkpoint)
-        if (path / MODEL_DIR / TASK_FILE).is_file():
-            path = path / MODEL_DIR
-        extra += [f"encoder.name={path if path.exists() else checkpoint}", "encoder.init=pretrained", "encoder.train_tokenizer=false"]
-    loaded = load_recipe(recipe, extra)
-    if loaded.encoder.init == "scratch" or loaded.encoder.train_tokenizer:
-        raise RecipeError("evaluate a checkpoint: this recipe builds a new encoder; name a checkpoint or a run directory")
-    data_path = getattr(loaded.data, split)
-    if not data_path:
-        raise RecipeError(f"{loaded.source}: data.{split} is not set")
-    task = get_task(loaded.task)(loaded)
-    examples = task.read(Path(data_path), split)
-    tokenizer = load_tokenizer(loaded.encoder)
-    encoder = load_encoder(loaded.encoder, len(tokenizer))
-    model = TaskModel(encoder, task.build_head(encoder))
-    predictor = Predictor(task, tokenizer, model, batch_size=loaded.train.eval_batch_size, precision=loaded.train.precision)
-    _, metrics = predictor.evaluate(examples)
-    return metrics
+    return evaluate(recipe, checkpoint, overrides, split=split)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

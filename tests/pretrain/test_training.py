@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+import json
 import math
 from pathlib import Path
 
@@ -82,10 +82,6 @@ def test_scratch_perplexity_falls_each_epoch(tmp_path: Path) -> None:
     assert perplexities[-1] < 0.5 * perplexities[0] and math.isfinite(perplexities[-1]), perplexities
 
 
-core = pytest.mark.skipif(importlib.util.find_spec("nlpkit.train") is None, reason="nlpkit.train (core) not written yet")
-
-
-@core
 def test_end_to_end_scratch_then_fine_tune(corpus_file: Path, tmp_path: Path, monkeypatch) -> None:
     import nlpkit
 
@@ -116,6 +112,13 @@ def test_end_to_end_scratch_then_fine_tune(corpus_file: Path, tmp_path: Path, mo
     recipe = Path(result.run_dir) / "recipe.yaml"
     again = evaluate_checkpoint(recipe, result.run_dir, ["train.precision=32"])
     assert again["perplexity"] == pytest.approx(validation["perplexity"], rel=1e-4)
+    from click.testing import CliRunner
+
+    from nlpkit.cli import main
+
+    cli = CliRunner().invoke(main, ["evaluate", str(result.run_dir), "--recipe", str(recipe), "train.precision=32"])
+    assert cli.exit_code == 0, cli.output
+    assert json.loads(cli.output)["perplexity"] == pytest.approx(validation["perplexity"], rel=1e-4)
     config = model_dir / "config.json"
     # A fine-tune recipe takes the checkpoint as encoder.name.
     data = tmp_path / "cls.tsv"
