@@ -1,0 +1,28 @@
+"""Vocabulary features of the core: WordPiece training offline, vocabulary extension."""
+
+from __future__ import annotations
+
+from nlpkit.encoder import train_wordpiece
+from nlpkit.vocab import extend_vocabulary, unk_rate
+
+TEXTS = ["The Quick brown fox jumps over the lazy dog .", "北京欢迎你 , 上海也欢迎你 .", "Foxes jump quickly ."] * 20
+
+
+def test_wordpiece_is_trained_offline_lowercased_with_chinese_characters_split() -> None:
+    tokenizer = train_wordpiece(TEXTS, vocab_size=200, lowercase=True)
+    vocab = tokenizer.get_vocab()
+    assert len(vocab) <= 200 and "[MASK]" in vocab and "[CLS]" in vocab
+    assert tokenizer.tokenize("The FOX") == ["the", "fox"]
+    assert tokenizer.tokenize("欢迎你") == ["欢", "迎", "你"]  # one token per CJK character
+    assert unk_rate(tokenizer, TEXTS) == 0.0
+
+
+def test_extend_vocabulary_removes_unknown_characters() -> None:
+    english = train_wordpiece(TEXTS[:1] * 5, vocab_size=120, lowercase=True)
+    chinese = [t for t in TEXTS if "欢" in t]
+    assert unk_rate(english, chinese) > 0.5
+    added = extend_vocabulary(english, chinese, min_count=2)
+    assert added >= 7  # 北 京 欢 迎 你 上 海 也 …
+    assert unk_rate(english, chinese) == 0.0
+    ids = english("欢迎", add_special_tokens=False)["input_ids"]
+    assert english.convert_ids_to_tokens(ids) == ["欢", "迎"]  # one new token each
