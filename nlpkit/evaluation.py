@@ -53,6 +53,9 @@ def evaluate_checkpoint(
         raise RecipeError(f"{loaded.source}: the recipe has no {split} data (data.{split}); give --data")
     tokenizer = load_tokenizer(loaded.encoder)
     encoder = load_encoder(loaded.encoder, len(tokenizer))
+    import torch
+
+    torch.manual_seed(loaded.train.seed)  # heads missing from the checkpoint start the same way
     model = TaskModel(encoder, task.build_head(encoder))
     precision = resolve_precision(loaded.train.precision)
     predictor = Predictor(task, tokenizer, model, batch_size=loaded.train.eval_batch_size, precision=precision)
