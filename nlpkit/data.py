@@ -33,8 +33,14 @@ class Split:
 
     name: str
     examples: list[Any]
-    source: str
+    path: str
+    """The file the examples come from (keys the feature cache)."""
+    source: str = ""
+    """How to describe where they come from in the log."""
     features: list[Feature] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.source = self.source or self.path
 
 
 def read_splits(task: Task, recipe: Recipe) -> dict[str, Split]:
@@ -63,7 +69,8 @@ def read_splits(task: Task, recipe: Recipe) -> dict[str, Split]:
         held = sorted(order[:cut])
         kept = sorted(order[cut:])
         splits["validation"] = Split(
-            "validation", [train.examples[i] for i in held], f"{train.source} (seeded {data.validation_split:.0%})"
+            "validation", [train.examples[i] for i in held], train.path,
+            f"{train.path} (seeded {data.validation_split:.0%})",
         )
         train.examples = [train.examples[i] for i in kept]
     for name, split in splits.items():
@@ -116,11 +123,11 @@ def encode(
 def encode_split(task: Task, split: Split, tokenizer: "PreTrainedTokenizerBase", recipe: Recipe) -> None:
     """Encode a split, reusing features cached under the same data, tokenizer and settings."""
     training = split.name == "train"
-    if not recipe.data.cache or "(" in split.source:
+    if not recipe.data.cache:
         split.features = encode(task, split.examples, tokenizer, training=training, desc=f"tokenizing {split.name}")
         return
     key_parts = {
-        "file": _file_digest(split.source),
+        "file": _file_digest(split.path),
         "split": split.name,
         "n": len(split.examples),
         "tokenizer": tokenizer_fingerprint(tokenizer),
