@@ -83,8 +83,11 @@ class LengthGroupedSampler(Sampler[int]):
 
     Indices are shuffled, cut into mega-batches of ``batch_size * group`` rows, each
     sorted by length and cut into batches; the batches are then shuffled, so every
-    epoch differs while padding stays small. Seeded by ``seed + epoch``; Lightning calls
-    :meth:`set_epoch`. The state (epoch, rows consumed) makes mid-epoch resume exact.
+    epoch differs while padding stays small. The DataLoader re-cuts this flat order into
+    ``batch_size`` rows, so the one short batch (the tail of the last mega-batch) goes
+    last: anywhere else it would shift every later batch across two length groups. The
+    batch holding the longest row goes first, so running out of memory shows at step 1.
+    Seeded by ``seed + epoch``; Lightning calls :meth:`set_epoch`.
     """
 
     def __init__(self, lengths: Sequence[int], batch_size: int, seed: int, group: int = 50, shuffle: bool = True) -> None:
@@ -109,8 +112,14 @@ class LengthGroupedSampler(Sampler[int]):
         for start in range(0, n, mega):
             chunk = sorted(perm[start : start + mega], key=lambda i: -self.lengths[i])
             batches.extend(chunk[j : j + self.batch_size] for j in range(0, len(chunk), self.batch_size))
-        shuffled = torch.randperm(len(batches), generator=gen).tolist()
-        return [i for b in shuffled for i in batches[b]]
+        tail = batches.pop() if len(batches[-1]) < self.batch_size else None
+        batches = [batches[b] for b in torch.randperm(len(batches), generator=gen).tolist()]
+        if batches:
+            longest = max(range(len(batches)), key=lambda b: self.lengths[batches[b][0]])
+            batches[0], batches[longest] = batches[longest], batches[0]
+        if tail is not None:
+            batches.append(tail)
+        return [i for b in batches for i in b]
 
     def __iter__(self) -> Iterator[int]:
         return iter(self.order())

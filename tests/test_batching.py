@@ -41,3 +41,18 @@ def test_length_grouped_batches_hold_similar_lengths_and_change_per_epoch() -> N
     assert second != first
     sampler.set_epoch(0)
     assert list(sampler) == first  # seeded: the same epoch gives the same order
+
+
+def test_loader_batches_stay_length_grouped_when_rows_do_not_fill_the_last_group() -> None:
+    # 1,003 rows leave a 3-row batch at the end of the last mega-batch. The DataLoader
+    # cuts the flat order into batches of 8, so that short batch must come last or it
+    # shifts every later batch across two length groups.
+    lengths = [(i * 37) % 100 + 1 for i in range(1003)]
+    sampler = LengthGroupedSampler(lengths, batch_size=8, seed=3, group=10)
+    order = list(sampler)
+    assert sorted(order) == list(range(1003))
+    loader_batches = [order[i : i + 8] for i in range(0, len(order), 8)]
+    assert len(loader_batches[-1]) == 3
+    padded = sum(len(b) * max(lengths[j] for j in b) for b in loader_batches)
+    assert padded < 1.1 * sum(lengths)  # misaligned batches pad ~1.3x here
+    assert max(lengths[j] for j in loader_batches[0]) == max(lengths)  # longest first
