@@ -180,9 +180,13 @@ def main() -> None:
     parser.add_argument("--eval-limit", type=int, default=None, help="evaluation questions (default: all 1,988)")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=1, help="alternating rounds of both")
-    parser.add_argument("--precision", default="32", choices=["32", "bf16-mixed"])
+    parser.add_argument("--precision", default="auto", choices=["auto", "32", "bf16-mixed"],
+                        help="auto: what nlpkit picks on this hardware (bf16 where it has bf16 units)")
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
+    from nlpkit.train import resolve_precision
+
+    args.precision = resolve_precision(args.precision)
     results: dict[str, list[tuple[float, float, float]]] = {"nlpkit": [], "trainer": []}
     with tempfile.TemporaryDirectory() as tmp:
         for round_ in range(args.rounds):
