@@ -8,10 +8,11 @@ import logging
 import os
 import pickle
 import random
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from tqdm.auto import tqdm
 
@@ -109,15 +110,58 @@ def encode(
     training: bool,
     desc: str = "tokenizing",
 ) -> list[Feature]:
-    """Encode in chunks (a progress bar for long splits); example ids stay global."""
+    """Encode in chunks (a progress bar for long splits); example ids stay global.
+
+    A task sees one chunk at a time, so a count it logs ("12 of 512 texts ...") would
+    come once per chunk: such counts are summed and logged once for the split.
+    """
     features: list[Feature] = []
     disable = len(examples) < 2 * ENCODE_CHUNK
-    for start in tqdm(range(0, len(examples), ENCODE_CHUNK), desc=desc, unit="chunk", disable=disable):
-        chunk = task.encode(examples[start : start + ENCODE_CHUNK], tokenizer, training=training)
-        for feature in chunk:
-            feature["example_id"] += start
-        features.extend(chunk)
+    with _counts_summed_over_chunks():
+        for start in tqdm(range(0, len(examples), ENCODE_CHUNK), desc=desc, unit="chunk", disable=disable):
+            chunk = task.encode(examples[start : start + ENCODE_CHUNK], tokenizer, training=training)
+            for feature in chunk:
+                feature["example_id"] += start
+            features.extend(chunk)
     return features
+
+
+@contextmanager
+def _counts_summed_over_chunks() -> Iterator[None]:
+    """Hold back log records of the ``nlpkit`` and ``nlpkit.*`` loggers (the ones that
+    reach a run's handlers; plugins create theirs at import) whose message starts its
+    arguments with ``%d of %d``; on exit, log each distinct one once with those two
+    numbers summed. Other records pass untouched."""
+    held: dict[tuple[Any, ...], list[Any]] = {}
+
+    def hold(record: logging.LogRecord) -> bool:
+        msg, args = record.msg, record.args
+        if not (isinstance(msg, str) and isinstance(args, tuple) and len(args) >= 2):
+            return True
+        if msg.find("%") != msg.find("%d of %d") or not all(isinstance(a, int) for a in args[:2]):
+            return True
+        key = (record.name, record.levelno, msg, args[2:])
+        if key in held:
+            held[key][1] += args[0]
+            held[key][2] += args[1]
+        else:
+            held[key] = [record, args[0], args[1]]
+        return False
+
+    loggers = [logging.getLogger("nlpkit")] + [
+        logger for name, logger in logging.Logger.manager.loggerDict.items()
+        if name.startswith("nlpkit.") and isinstance(logger, logging.Logger)
+    ]
+    for logger in loggers:
+        logger.addFilter(hold)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(hold)
+        for record, count, total in held.values():
+            record.args = (count, total, *record.args[2:])  # type: ignore[misc]
+            logging.getLogger(record.name).handle(record)
 
 
 def encode_split(task: Task, split: Split, tokenizer: "PreTrainedTokenizerBase", recipe: Recipe) -> None:

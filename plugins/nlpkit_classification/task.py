@@ -73,7 +73,6 @@ class ClassificationTask(Task[TextExample]):
     def __init__(self, recipe: Any) -> None:
         super().__init__(recipe)
         self.labels: list[str] = list(self.data_options.labels or [])
-        self.truncated = 0
 
     # -- reading -------------------------------------------------------------------
     def read(self, path: Path, split: str) -> list[TextExample]:

@@ -66,7 +66,6 @@ class NspTask(PairTask):
         Task.__init__(self, recipe)  # not ClassificationTask's: the label set is fixed
         self.labels = list(NSP_LABELS)
         self.scale = {}
-        self.truncated = 0
         self.restored = False
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
