@@ -2,12 +2,14 @@
 
 Both train the default MiniLM encoder on the first N sentences of eng.train (batch 32,
 lr 5e-5 for encoder and head alike, 10% warm-up, weight decay 0.01, clip 1.0, max
-length 128, length-grouped batches, dynamic padding, the same precision) and are scored
+length 128, dynamic padding, the same precision) and are scored
 on eng.testa (dev) with nlpkit_ner's entity-level F1 (conlleval rules). The files are
 IOB1; both sides train on IOB2, converted by nlpkit_ner.schemes. The Trainer side is
 the token-classification recipe of the Hugging Face examples: AutoModelForTokenClassification,
 each word's first sub-word piece labelled, the other pieces -100,
-DataCollatorForTokenClassification. The two alternate in one process so machine noise
+DataCollatorForTokenClassification, and by default (`--trainer-setup example`) that
+recipe's random batches; `--trainer-setup grouped` gives it length-grouped batches as
+nlpkit uses by default. The two alternate in one process so machine noise
 hits both alike; the script prints each round, then the median throughputs (training
 examples per second, validation excluded), the dev F1s and the ratio.
 
@@ -118,7 +120,9 @@ def run_trainer(args: argparse.Namespace, out: Path) -> tuple[float, float]:
     training = TrainingArguments(
         output_dir=str(out), per_device_train_batch_size=32, learning_rate=5e-5, num_train_epochs=args.epochs,
         warmup_steps=0.1, weight_decay=0.01, max_grad_norm=1.0, seed=args.seed,
-        train_sampling_strategy="group_by_length", bf16=args.precision == "bf16-mixed", use_cpu=True,
+        # run_ner leaves the sampler at its default (random); "grouped" gives it ours.
+        train_sampling_strategy="group_by_length" if args.trainer_setup == "grouped" else "random",
+        bf16=args.precision == "bf16-mixed", use_cpu=True,
         report_to=[], save_strategy="no", eval_strategy="no", logging_strategy="no", disable_tqdm=True,
     )
     trainer = Trainer(model=model, args=training, train_dataset=train,
@@ -157,6 +161,9 @@ def main() -> None:
     parser.add_argument("--precision", default="auto", choices=["auto", "32", "bf16-mixed"],
                         help="auto: what nlpkit picks on this hardware (bf16 where it has bf16 units)")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--trainer-setup", default="example", choices=["example", "grouped"],
+                        help="example: the official run_ner.py defaults (random batches, dynamic padding); "
+                             "grouped: the Trainer also gets length-grouped batches with dynamic padding, as nlpkit has")
     args = parser.parse_args()
     from nlpkit.train import resolve_precision
 
@@ -176,7 +183,7 @@ def main() -> None:
     f1_theirs = statistics.median(f for _, f in results["trainer"])
     dev = f"{args.eval_limit} dev sentences" if args.eval_limit else "all dev sentences"
     print(f"\nCoNLL-2003, {args.limit} training sentences, {args.epochs} epochs, {dev}, precision {args.precision}, "
-          f"seed {args.seed}")
+          f"seed {args.seed}, Trainer setup {args.trainer_setup}")
     print(f"nlpkit   {ours:7.1f} examples/s   dev F1 {f1_ours:.4f}")
     print(f"Trainer  {theirs:7.1f} examples/s   dev F1 {f1_theirs:.4f}")
     print(f"throughput ratio nlpkit / Trainer: {ours / theirs:.2f}x; F1 difference {100 * (f1_ours - f1_theirs):+.1f} points")

@@ -4,8 +4,10 @@ Both train the default MiniLM encoder on the first N questions of train-from-dev
 (the first 38 articles of the official dev file) in the style of the official run_qa
 example: windows of 384 tokens, an overlap (run_qa's doc_stride) of 128 context tokens
 between consecutive windows, a window that does not hold the whole first gold answer
-labelled with [CLS]; batch 32, lr 5e-5, 10% warm-up, weight decay 0.01, clip 1.0,
-length-grouped batches, dynamic padding, the same precision. Both are scored on
+labelled with [CLS]; batch 32, lr 5e-5, 10% warm-up, weight decay 0.01, clip 1.0, the
+same precision. The Trainer side keeps run_qa's defaults (`--trainer-setup example`:
+every window padded to 384 tokens, random batches) or gets what nlpkit does by default
+(`--trainer-setup grouped`: length-grouped batches, dynamic padding). Both are scored on
 eval-from-dev.json (the other 10 articles) with nlpkit_qa's SQuAD v1.1 metric; the
 Trainer model's start/end logits, predicted window by window in a plain sequential loop,
 go through nlpkit_qa's own post-processing (n-best 20, answers of at most 30 tokens), so
@@ -88,16 +90,17 @@ def run_trainer(args: argparse.Namespace, out: Path) -> tuple[float, float, floa
     path = minilm_path()
     tokenizer = AutoTokenizer.from_pretrained(path)
 
-    def windows(batch: dict[str, list]) -> Any:
-        # run_qa: strip the questions' leading white space, cut only the context.
+    def windows(batch: dict[str, list], pad: bool = False) -> Any:
+        # run_qa: strip the questions' leading white space, cut only the context; it pads
+        # every window to max_seq_length unless told not to (pad_to_max_length=True).
         return tokenizer([q.lstrip() for q in batch["question"]], batch["context"], truncation="only_second",
                          max_length=MAX_LENGTH, stride=OVERLAP, return_overflowing_tokens=True,
-                         return_offsets_mapping=True, padding=False)
+                         return_offsets_mapping=True, padding="max_length" if pad else False)
 
     def prepare_train_features(batch: dict[str, list]) -> dict[str, list]:
         # run_qa's prepare_train_features: the token span of the first gold answer when the
         # window holds all of it, else the [CLS] index.
-        encoded = windows(batch)
+        encoded = windows(batch, pad=args.trainer_setup == "example")
         starts, ends = [], []
         for w, offsets in enumerate(encoded["offset_mapping"]):
             cls_index = encoded["input_ids"][w].index(tokenizer.cls_token_id)
@@ -130,7 +133,8 @@ def run_trainer(args: argparse.Namespace, out: Path) -> tuple[float, float, floa
     training = TrainingArguments(
         output_dir=str(out), per_device_train_batch_size=32, learning_rate=5e-5, num_train_epochs=args.epochs,
         warmup_steps=0.1, weight_decay=0.01, max_grad_norm=1.0, seed=args.seed,
-        train_sampling_strategy="group_by_length", bf16=args.precision == "bf16-mixed", use_cpu=True,
+        train_sampling_strategy="group_by_length" if args.trainer_setup == "grouped" else "random",
+        bf16=args.precision == "bf16-mixed", use_cpu=True,
         report_to=[], save_strategy="no", eval_strategy="no", logging_strategy="no", disable_tqdm=True,
     )
     trainer = Trainer(model=model, args=training, train_dataset=train,
@@ -183,6 +187,9 @@ def main() -> None:
     parser.add_argument("--precision", default="auto", choices=["auto", "32", "bf16-mixed"],
                         help="auto: what nlpkit picks on this hardware (bf16 where it has bf16 units)")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--trainer-setup", default="example", choices=["example", "grouped"],
+                        help="example: the official run_qa.py defaults (every window padded to 384 tokens, random batches); "
+                             "grouped: the Trainer also gets length-grouped batches with dynamic padding, as nlpkit has")
     args = parser.parse_args()
     from nlpkit.train import resolve_precision
 
@@ -201,7 +208,7 @@ def main() -> None:
     f1_ours, f1_theirs = (statistics.median(r[2] for r in results[n]) for n in ("nlpkit", "trainer"))
     evaluated = f"{args.eval_limit} evaluation questions" if args.eval_limit else "all evaluation questions"
     print(f"\nSQuAD v1.1, {args.limit} training questions, {args.epochs} epochs, {evaluated}, "
-          f"precision {args.precision}, seed {args.seed}")
+          f"precision {args.precision}, seed {args.seed}, Trainer setup {args.trainer_setup}")
     print(f"nlpkit   {ours:7.1f} windows/s   EM {em_ours:5.1f}  F1 {f1_ours:5.1f}")
     print(f"Trainer  {theirs:7.1f} windows/s   EM {em_theirs:5.1f}  F1 {f1_theirs:5.1f}")
     print(f"throughput ratio nlpkit / Trainer: {ours / theirs:.2f}x; F1 difference {f1_ours - f1_theirs:+.1f} points")
