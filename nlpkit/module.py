@@ -102,8 +102,10 @@ class TaskModule(pl.LightningModule):
         groups = parameter_groups(self.model.encoder, self.model.head, self.train_cfg)
         # The fused kernel makes the update of MiniLM's 22M parameters several times
         # cheaper on CPU (docs/benchmarks.md), in full precision and under bf16 autocast
-        # alike (the master weights stay fp32); see configure_gradient_clipping.
-        optimizer = torch.optim.AdamW(groups, lr=self.train_cfg.lr, fused=True)
+        # alike (the master weights stay fp32; see configure_gradient_clipping). Only an
+        # fp16 grad scaler (trainer.precision=16-mixed) needs the plain kernel.
+        fused = getattr(self.trainer.precision_plugin, "scaler", None) is None
+        optimizer = torch.optim.AdamW(groups, lr=self.train_cfg.lr, fused=fused)
         total = int(self.trainer.estimated_stepping_batches)
         warmup = int(self.train_cfg.warmup_ratio * total)
         schedule = get_linear_schedule_with_warmup(optimizer, warmup, total)

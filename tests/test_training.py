@@ -57,6 +57,42 @@ def test_reloaded_model_reproduces_the_evaluated_predictions_exactly(classificat
     assert single["label"] == saved[0]["label"]
 
 
+def test_bf16_training_uses_the_fused_adamw_and_clips_every_step(
+    classification_recipe: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Lightning refuses to clip for a fused optimizer under mixed precision (a guard
+    # meant for fp16's grad scaler); bf16 has no scaler, so nlpkit clips itself.
+    import torch
+
+    import nlpkit.module as module
+
+    classification_recipe["train"].update(precision="bf16-mixed", max_grad_norm=0.05)
+    fused: list[bool] = []
+    norms: list[tuple[float, float]] = []
+    configure = module.TaskModule.configure_optimizers
+    clip = torch.nn.utils.clip_grad_norm_
+
+    def configure_spy(self):  # type: ignore[no-untyped-def]
+        config = configure(self)
+        fused.append(bool(config["optimizer"].defaults["fused"]))
+        return config
+
+    def clip_spy(params, max_norm, *args, **kwargs):  # type: ignore[no-untyped-def]
+        params = [p for p in params if p.grad is not None]
+        before = clip(params, max_norm, *args, **kwargs)
+        after = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params]))
+        norms.append((float(before), float(after)))
+        return before
+
+    monkeypatch.setattr(module.TaskModule, "configure_optimizers", configure_spy)
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", clip_spy)
+    nlpkit.run(classification_recipe)
+    assert fused == [True]
+    assert len(norms) == 12  # every optimizer step: 48 examples / batch 8, 2 epochs
+    assert any(before > 0.05 for before, _ in norms)  # clipping had work to do
+    assert all(after <= 0.05 * 1.01 for _, after in norms)
+
+
 def test_same_seed_same_results(classification_recipe: dict, tmp_path: Path) -> None:
     first = nlpkit.run(classification_recipe)
     classification_recipe["output"]["dir"] = str(tmp_path / "second")
