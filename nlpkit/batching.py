@@ -112,7 +112,7 @@ class LengthGroupedSampler(Sampler[int]):
         for start in range(0, n, mega):
             chunk = sorted(perm[start : start + mega], key=lambda i: -self.lengths[i])
             batches.extend(chunk[j : j + self.batch_size] for j in range(0, len(chunk), self.batch_size))
-        tail = batches.pop() if len(batches[-1]) < self.batch_size else None
+        tail = batches.pop() if batches and len(batches[-1]) < self.batch_size else None
         batches = [batches[b] for b in torch.randperm(len(batches), generator=gen).tolist()]
         if batches:
             longest = max(range(len(batches)), key=lambda b: self.lengths[batches[b][0]])

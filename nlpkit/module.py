@@ -87,14 +87,15 @@ class TaskModule(pl.LightningModule):
     ) -> None:
         # Lightning's mixed-precision plugin refuses to clip for a fused optimizer because
         # a grad scaler would unscale inside step(); bf16 has no scaler, so the gradients
-        # are already true gradients and plain norm clipping is exact.
-        scaler = getattr(self.trainer.precision_plugin, "scaler", None)
-        if gradient_clip_val and scaler is None and gradient_clip_algorithm in (None, "norm"):
-            torch.nn.utils.clip_grad_norm_(
-                [p for group in optimizer.param_groups for p in group["params"]], gradient_clip_val
-            )
+        # are already true gradients and clipping them here is exact.
+        if not gradient_clip_val or getattr(self.trainer.precision_plugin, "scaler", None) is not None:
+            self.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
             return
-        self.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        if gradient_clip_algorithm == "value":
+            torch.nn.utils.clip_grad_value_(params, gradient_clip_val)
+        else:
+            torch.nn.utils.clip_grad_norm_(params, gradient_clip_val)
 
     def configure_optimizers(self) -> Any:
         from transformers import get_linear_schedule_with_warmup
