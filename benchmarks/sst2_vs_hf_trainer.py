@@ -3,11 +3,13 @@
 Both train the default MiniLM encoder on the first N SST-2 training sentences for one
 epoch (batch 32, lr 5e-5, 10% warm-up, weight decay 0.01, clip 1.0, length-grouped
 batches, dynamic padding, the same precision) and are scored on the 872 dev sentences.
-The two alternate in one process so machine noise hits both alike; the script prints
-each round, then the median throughputs (training examples per second, validation
-excluded), the dev accuracies and the ratio.
+The sides alternate, each run in a fresh process (nlpkit changes process-wide malloc
+settings, which would otherwise carry over to the Trainer), so machine noise hits all
+alike; the script prints each round, then the median throughputs (training examples per
+second, validation excluded), the dev accuracies and the ratio. With
+``--without-fast-paths`` a third side runs nlpkit with ``NLPKIT_CPU_FAST_PATHS=0``.
 
-    python benchmarks/sst2_vs_hf_trainer.py --limit 2000 --rounds 2
+    python benchmarks/sst2_vs_hf_trainer.py --limit 2000 --rounds 3 --without-fast-paths
 
 Needs `pip install -e '.[compare]'` (the Trainer needs accelerate).
 """
@@ -16,8 +18,11 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -92,35 +97,59 @@ def run_trainer(args: argparse.Namespace, out: Path) -> tuple[float, float]:
     return float(stats["train_samples_per_second"]), correct / len(dev_labels)
 
 
+SIDES = {"nlpkit": run_nlpkit, "nlpkit-slow": run_nlpkit, "trainer": run_trainer}
+
+
+def run_side(args: argparse.Namespace, name: str, out: Path) -> tuple[float, float]:
+    """One side in a fresh interpreter; it prints its result as the last line."""
+    env = dict(os.environ, NLPKIT_CPU_FAST_PATHS="0" if name == "nlpkit-slow" else "1")
+    command = [sys.executable, __file__, "--side", name, "--out", str(out), "--limit", str(args.limit),
+               "--precision", args.precision, "--pooling", args.pooling, "--seed", str(args.seed)]
+    done = subprocess.run(command, env=env, check=True, stdout=subprocess.PIPE, text=True)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return result["speed"], result["accuracy"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, default=2000, help="training sentences")
-    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of both")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of all sides")
     parser.add_argument("--precision", default="auto", choices=["auto", "32", "bf16-mixed"],
                         help="auto: what nlpkit picks on this hardware (bf16 where it has bf16 units)")
     parser.add_argument("--pooling", default="mean", choices=["mean", "cls", "pooler"])
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--without-fast-paths", action="store_true",
+                        help="also run nlpkit with NLPKIT_CPU_FAST_PATHS=0 (nlpkit/cpu.py)")
+    parser.add_argument("--side", choices=sorted(SIDES), help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     from nlpkit.train import resolve_precision
 
     args.precision = resolve_precision(args.precision)
-    results: dict[str, list[tuple[float, float]]] = {"nlpkit": [], "trainer": []}
+    if args.side:  # a child process: one run, the result on stdout's last line
+        speed, accuracy = SIDES[args.side](args, args.out)
+        print(json.dumps({"speed": speed, "accuracy": accuracy}))
+        return
+    sides = ["nlpkit", "trainer"] + (["nlpkit-slow"] if args.without_fast_paths else [])
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in sides}
     with tempfile.TemporaryDirectory() as tmp:
         for round_ in range(args.rounds):
-            for name, fn in (("nlpkit", run_nlpkit), ("trainer", run_trainer)):
+            for name in sides:
                 started = time.time()
-                speed, accuracy = fn(args, Path(tmp) / f"{name}-{round_}")
+                speed, accuracy = run_side(args, name, Path(tmp) / f"{name}-{round_}")
                 results[name].append((speed, accuracy))
-                print(f"round {round_ + 1} {name:8s} {speed:7.1f} train examples/s  dev accuracy {accuracy:.4f}"
+                print(f"round {round_ + 1} {name:11s} {speed:7.1f} train examples/s  dev accuracy {accuracy:.4f}"
                       f"  ({time.time() - started:.0f} s)", flush=True)
-    ours = statistics.median(s for s, _ in results["nlpkit"])
-    theirs = statistics.median(s for s, _ in results["trainer"])
-    acc_ours = statistics.median(a for _, a in results["nlpkit"])
-    acc_theirs = statistics.median(a for _, a in results["trainer"])
+    speed = {name: statistics.median(s for s, _ in runs) for name, runs in results.items()}
+    accuracy = {name: statistics.median(a for _, a in runs) for name, runs in results.items()}
     print(f"\nSST-2, {args.limit} training sentences, 1 epoch, precision {args.precision}, seed {args.seed}")
-    print(f"nlpkit   {ours:7.1f} examples/s   dev accuracy {acc_ours:.4f}")
-    print(f"Trainer  {theirs:7.1f} examples/s   dev accuracy {acc_theirs:.4f}")
-    print(f"throughput ratio nlpkit / Trainer: {ours / theirs:.2f}x; accuracy difference {100 * (acc_ours - acc_theirs):+.1f} points")
+    labels = {"nlpkit": "nlpkit", "trainer": "Trainer", "nlpkit-slow": "nlpkit, NLPKIT_CPU_FAST_PATHS=0"}
+    for name in sides:
+        print(f"{labels[name]:32s} {speed[name]:7.1f} examples/s   dev accuracy {accuracy[name]:.4f}")
+    print(f"throughput ratio nlpkit / Trainer: {speed['nlpkit'] / speed['trainer']:.2f}x; "
+          f"accuracy difference {100 * (accuracy['nlpkit'] - accuracy['trainer']):+.1f} points")
+    if args.without_fast_paths:
+        print(f"fast paths: nlpkit / nlpkit without them: {speed['nlpkit'] / speed['nlpkit-slow']:.2f}x")
 
 
 if __name__ == "__main__":

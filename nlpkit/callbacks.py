@@ -31,7 +31,9 @@ class Throughput(pl.Callback):
         self._stop()
 
     def on_validation_end(self, trainer: Any, module: Any) -> None:
-        if trainer.training:
+        # Within fit (mid-epoch or end-of-epoch validation), training resumes now; at the
+        # end of an epoch on_train_epoch_end stops the clock again at once.
+        if trainer.state.fn == "fit" and not trainer.sanity_checking:
             self._mark = time.perf_counter()
 
     def on_train_epoch_end(self, trainer: Any, module: Any) -> None:

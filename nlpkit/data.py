@@ -89,8 +89,21 @@ def cache_dir(recipe: Recipe) -> Path:
 
 
 def tokenizer_fingerprint(tokenizer: "PreTrainedTokenizerBase") -> str:
+    """What the tokenizer does to text: vocabulary, normalizer, pre-tokenizer, model.
+
+    The fast tokenizer's JSON also holds the truncation and padding of its last call,
+    which would make the fingerprint (and the cache key) depend on whether another
+    split was encoded earlier in the same process; they are per-call settings that
+    ``cache_settings`` covers, so they are left out.
+    """
     backend = getattr(tokenizer, "backend_tokenizer", None)
-    text = backend.to_str() if backend is not None else json.dumps(sorted(tokenizer.get_vocab().items()))
+    if backend is None:
+        text = json.dumps(sorted(tokenizer.get_vocab().items()))
+    else:
+        state = json.loads(backend.to_str())
+        state.pop("truncation", None)
+        state.pop("padding", None)
+        text = json.dumps(state, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -113,11 +126,12 @@ def encode(
     """Encode in chunks (a progress bar for long splits); example ids stay global.
 
     A task sees one chunk at a time, so a count it logs ("12 of 512 texts ...") would
-    come once per chunk: such counts are summed and logged once for the split.
+    come once per chunk: such counts are summed and logged once for the split, out of
+    the split's example count (a chunk with nothing to report logs nothing).
     """
     features: list[Feature] = []
     disable = len(examples) < 2 * ENCODE_CHUNK
-    with _counts_summed_over_chunks():
+    with _counts_summed_over_chunks(len(examples)):
         for start in tqdm(range(0, len(examples), ENCODE_CHUNK), desc=desc, unit="chunk", disable=disable):
             chunk = task.encode(examples[start : start + ENCODE_CHUNK], tokenizer, training=training)
             for feature in chunk:
@@ -127,11 +141,14 @@ def encode(
 
 
 @contextmanager
-def _counts_summed_over_chunks() -> Iterator[None]:
+def _counts_summed_over_chunks(total: int) -> Iterator[None]:
     """Hold back log records of the ``nlpkit`` and ``nlpkit.*`` loggers (the ones that
     reach a run's handlers; plugins create theirs at import) whose message starts its
-    arguments with ``%d of %d``; on exit, log each distinct one once with those two
-    numbers summed. Other records pass untouched."""
+    arguments with ``%d of %d``; on exit, log each distinct one once as "sum of
+    ``total``". Other records pass untouched.
+
+    The second number is a chunk's example count by contract, so the split's ``total``
+    replaces it: summing it would leave out the chunks that had nothing to report."""
     held: dict[tuple[Any, ...], list[Any]] = {}
 
     def hold(record: logging.LogRecord) -> bool:
@@ -143,9 +160,8 @@ def _counts_summed_over_chunks() -> Iterator[None]:
         key = (record.name, record.levelno, msg, args[2:])
         if key in held:
             held[key][1] += args[0]
-            held[key][2] += args[1]
         else:
-            held[key] = [record, args[0], args[1]]
+            held[key] = [record, args[0]]
         return False
 
     loggers = [logging.getLogger("nlpkit")] + [
@@ -159,7 +175,7 @@ def _counts_summed_over_chunks() -> Iterator[None]:
     finally:
         for logger in loggers:
             logger.removeFilter(hold)
-        for record, count, total in held.values():
+        for record, count in held.values():
             record.args = (count, total, *record.args[2:])  # type: ignore[misc]
             logging.getLogger(record.name).handle(record)
 

@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from nlpkit.cpu import use_fast_paths
 from nlpkit.task import ENCODER_INPUTS
 
 
@@ -21,6 +22,9 @@ class TaskModel(nn.Module):
             encoder.pooler = None
         self.encoder = encoder
         self.head = head
+        # Faster CPU attention and dropout masks, the same function (nlpkit/cpu.py); every
+        # path (training, evaluation, prediction) builds its model here, so all agree.
+        use_fast_paths(self)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> Any:
         inputs = {k: batch[k] for k in ENCODER_INPUTS if k in batch}

@@ -83,6 +83,7 @@ def _run(recipe: Recipe, out: Path, *, resume: bool, worker: bool) -> RunResult:
 
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
 
+    from nlpkit.cpu import keep_freed_memory
     from nlpkit.data import eval_loader, encode_split, read_splits, train_loader
     from nlpkit.encoder import load_encoder, load_tokenizer
     from nlpkit.model import TaskModel
@@ -113,6 +114,7 @@ def _run(recipe: Recipe, out: Path, *, resume: bool, worker: bool) -> RunResult:
     for split in splits.values():
         encode_split(task, split, tokenizer, recipe)
     model = TaskModel(encoder, task.build_head(encoder))
+    keep_freed_memory()  # no page faults on the embedding gradient each step (nlpkit/cpu.py)
 
     validation = splits.get("validation")
     module = TaskModule(

@@ -185,3 +185,30 @@ def test_freeze_encoder_trains_the_head_only(classification_recipe: dict, tiny_e
     after = load_file(frozen.run_dir / "model" / "model.safetensors")
     shared = [k for k in after if k in before]
     assert shared and all(before[k].equal(after[k]) for k in shared)
+
+
+def test_training_time_leaves_out_mid_epoch_validation(classification_recipe: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A fake clock: each training step takes 1 s, each validation batch 100 s.
+    import nlpkit.callbacks as callbacks
+    import nlpkit.module as module
+
+    clock = [0.0]
+    monkeypatch.setattr(callbacks.time, "perf_counter", lambda: clock[0])
+    training_step, validation_step = module.TaskModule.training_step, module.TaskModule.validation_step
+
+    def timed_training_step(self, *args):  # type: ignore[no-untyped-def]
+        clock[0] += 1.0
+        return training_step(self, *args)
+
+    def timed_validation_step(self, *args):  # type: ignore[no-untyped-def]
+        clock[0] += 100.0
+        return validation_step(self, *args)
+
+    monkeypatch.setattr(module.TaskModule, "training_step", timed_training_step)
+    monkeypatch.setattr(module.TaskModule, "validation_step", timed_validation_step)
+    classification_recipe["trainer"] = {"val_check_interval": 0.5}
+    result = nlpkit.run(classification_recipe)
+    training = result.metrics["training"]
+    assert training["optimizer_steps"] == 12  # 48 examples / batch 8, 2 epochs, validated 4 times
+    assert training["train_seconds"] == 12.0
+    assert training["train_examples_per_second"] == 8.0
