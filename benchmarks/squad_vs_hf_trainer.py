@@ -91,8 +91,9 @@ def run_trainer(args: argparse.Namespace, out: Path) -> tuple[float, float, floa
     tokenizer = AutoTokenizer.from_pretrained(path)
 
     def windows(batch: dict[str, list], pad: bool = False) -> Any:
-        # run_qa: strip the questions' leading white space, cut only the context; it pads
-        # every window to max_seq_length unless told not to (pad_to_max_length=True).
+        # run_qa: strip the questions' leading white space, cut only the context; by
+        # default its windows are padded to max_seq_length, which in transformers 5 takes
+        # padding="max_length" (the old tokenizer flag for it is silently ignored).
         return tokenizer([q.lstrip() for q in batch["question"]], batch["context"], truncation="only_second",
                          max_length=MAX_LENGTH, stride=OVERLAP, return_overflowing_tokens=True,
                          return_offsets_mapping=True, padding="max_length" if pad else False)
