@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 import nlpkit
 
 
-def test_a_second_run_takes_every_split_from_the_cache(classification_recipe: dict, tmp_path: Path) -> None:
-    cache = tmp_path / "features"
-    recipe = {**classification_recipe, "data": {**classification_recipe["data"], "cache_dir": str(cache)}}
-    recipe["train"] = {**recipe["train"], "epochs": 1}
+@pytest.fixture
+def cached_recipe(classification_recipe: dict, tmp_path: Path) -> dict:
+    """One epoch, with the feature cache in tmp_path/features."""
+    data = {**classification_recipe["data"], "cache_dir": str(tmp_path / "features")}
+    return {**classification_recipe, "data": data, "train": {**classification_recipe["train"], "epochs": 1}}
+
+
+def test_a_second_run_takes_every_split_from_the_cache(cached_recipe: dict, tmp_path: Path) -> None:
+    cache, recipe = tmp_path / "features", cached_recipe
     nlpkit.run(recipe, overwrite=True)
     files = sorted(p.name for p in cache.rglob("*.pkl"))
     assert len(files) == 3  # train, validation, test
@@ -24,10 +31,8 @@ def test_a_second_run_takes_every_split_from_the_cache(classification_recipe: di
     assert sorted(p.name for p in cache.rglob("*.pkl")) == files
 
 
-def test_other_settings_get_another_entry(classification_recipe: dict, tmp_path: Path) -> None:
-    cache = tmp_path / "features"
-    recipe = {**classification_recipe, "data": {**classification_recipe["data"], "cache_dir": str(cache)}}
-    recipe["train"] = {**recipe["train"], "epochs": 1}
+def test_other_settings_get_another_entry(cached_recipe: dict, tmp_path: Path) -> None:
+    cache, recipe = tmp_path / "features", cached_recipe
     nlpkit.run(recipe, overwrite=True)
     shorter = {**recipe, "encoder": {**recipe["encoder"], "max_length": 16}}
     nlpkit.run(shorter, overwrite=True)
