@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytorch_lightning as pl
+
+if TYPE_CHECKING:  # pragma: no cover
+    from nlpkit.cpu import KeptMemoryLimit
 
 
 class Throughput(pl.Callback):
@@ -38,3 +41,16 @@ class Throughput(pl.Callback):
 
     def on_train_epoch_end(self, trainer: Any, module: Any) -> None:
         self._stop()
+
+
+class ReleaseKeptMemory(pl.Callback):
+    """Runs :class:`nlpkit.cpu.KeptMemoryLimit` after every training and evaluation batch."""
+
+    def __init__(self, limit: "KeptMemoryLimit") -> None:
+        self.limit = limit
+
+    def on_train_batch_end(self, trainer: Any, module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+        self.limit.check()
+
+    def on_validation_batch_end(self, *args: Any, **kwargs: Any) -> None:
+        self.limit.check()

@@ -7,8 +7,12 @@ Every error names the file, the key and what was expected, with a "did you mean"
 
 from __future__ import annotations
 
+import ast
 import copy
 import difflib
+import functools
+import importlib.util
+import inspect
 import os
 import re
 from pathlib import Path
@@ -251,9 +255,43 @@ def build_recipe(raw: Mapping[str, Any], source: str = "<recipe>", *, check_path
         known = _known_keys(model)
         problems = "; ".join(_describe(e, known) for e in exc.errors())
         raise RecipeError(f"{source}: {problems}") from None
+    check_trainer_keys(recipe)
     if check_paths:
         check_files(recipe)
     return recipe
+
+
+@functools.cache
+def trainer_arguments() -> frozenset[str]:
+    """The argument names of ``pytorch_lightning.Trainer``, read from its source file:
+    importing Lightning (and torch) takes seconds, and a misspelt ``trainer.*`` key
+    should fail at once, before any data is read."""
+    spec = importlib.util.find_spec("pytorch_lightning")  # a top-level spec imports nothing
+    try:
+        assert spec is not None and spec.submodule_search_locations
+        source = Path(list(spec.submodule_search_locations)[0], "trainer", "trainer.py").read_text(encoding="utf-8")
+        trainer = next(n for n in ast.parse(source).body if isinstance(n, ast.ClassDef) and n.name == "Trainer")
+        init = next(n for n in trainer.body if isinstance(n, ast.FunctionDef) and n.name == "__init__")
+        names = {a.arg for a in (*init.args.args[1:], *init.args.kwonlyargs)}
+        if names:
+            return frozenset(names)
+    except (AssertionError, OSError, StopIteration, SyntaxError):
+        pass
+    import pytorch_lightning as pl  # a layout we do not know: ask the class itself
+
+    return frozenset(inspect.signature(pl.Trainer.__init__).parameters) - {"self"}
+
+
+def check_trainer_keys(recipe: Recipe) -> None:
+    known = trainer_arguments()
+    for key in recipe.trainer:
+        if key not in known:
+            hint = difflib.get_close_matches(key, sorted(known), n=1)
+            raise RecipeError(
+                f"{recipe.source}: unknown key trainer.{key}"
+                + (f" (did you mean trainer.{hint[0]}?)" if hint else "")
+                + "; the trainer section takes the arguments of pytorch_lightning.Trainer"
+            )
 
 
 def check_files(recipe: Recipe) -> None:

@@ -22,12 +22,19 @@ LOGS = "logs"
 
 
 def prepare(out: Path, *, resume: bool, overwrite: bool) -> None:
-    """Create ``out``; refuse to write over an earlier run unless asked to."""
+    """Create ``out``; refuse to write over an earlier run unless asked to.
+
+    A directory holding only the recipe and the log is a run that stopped before it
+    trained (a bad data row, an interrupt while tokenizing): it is used again, and its
+    log grows by the new attempt, so the same command works once the cause is fixed."""
     if resume:
         if not (out / CHECKPOINTS / "last.ckpt").exists():
             raise RunDirError(f"--resume: {out} has no checkpoints/last.ckpt to continue from")
         return
     if out.exists() and any(out.iterdir()):
+        if {p.name for p in out.iterdir()} <= {RECIPE, LOG} and not overwrite:
+            log.info("output directory %s holds a run that stopped before training: starting it again", out)
+            return
         if not overwrite:
             raise RunDirError(
                 f"output directory {out} already holds a run; continue it with --resume, "

@@ -6,7 +6,6 @@ behind the :class:`nlpkit.task.Task` contract.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
 import shutil
@@ -14,11 +13,14 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from nlpkit import rundir
 from nlpkit.errors import RecipeError
 from nlpkit.recipe import Recipe, dump_recipe, load_recipe
+
+if TYPE_CHECKING:  # pragma: no cover
+    from nlpkit.cpu import KeptMemoryLimit
 
 log = logging.getLogger("nlpkit")
 FORMAT_SUFFIX = {"jsonl": ".jsonl", "conll": ".conll", "squad": ".json"}
@@ -83,7 +85,7 @@ def _run(recipe: Recipe, out: Path, *, resume: bool, worker: bool) -> RunResult:
 
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
 
-    from nlpkit.cpu import keep_freed_memory
+    from nlpkit.cpu import KeptMemoryLimit, keep_freed_memory
     from nlpkit.data import eval_loader, encode_split, read_splits, train_loader
     from nlpkit.encoder import load_encoder, load_tokenizer
     from nlpkit.model import TaskModel
@@ -114,7 +116,8 @@ def _run(recipe: Recipe, out: Path, *, resume: bool, worker: bool) -> RunResult:
     for split in splits.values():
         encode_split(task, split, tokenizer, recipe)
     model = TaskModel(encoder, task.build_head(encoder))
-    keep_freed_memory()  # no page faults on the embedding gradient each step (nlpkit/cpu.py)
+    # No page faults on the embedding gradient each step; kept memory has a ceiling (nlpkit/cpu.py).
+    kept_memory = KeptMemoryLimit() if keep_freed_memory() else None
 
     validation = splits.get("validation")
     module = TaskModule(
@@ -123,7 +126,7 @@ def _run(recipe: Recipe, out: Path, *, resume: bool, worker: bool) -> RunResult:
     )
     monitor = recipe.train.monitor or task.monitor
     mode = recipe.train.monitor_mode or task.monitor_mode
-    trainer, best = _trainer(recipe, out, monitor if validation else None, mode)
+    trainer, best = _trainer(recipe, out, monitor if validation else None, mode, kept_memory)
     if recipe.train.num_workers > 0:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     trainer.fit(
@@ -132,6 +135,9 @@ def _run(recipe: Recipe, out: Path, *, resume: bool, worker: bool) -> RunResult:
         val_dataloaders=eval_loader(task, validation.features, tokenizer, recipe.train.eval_batch_size) if validation else None,
         ckpt_path=str(out / rundir.CHECKPOINTS / "last.ckpt") if resume else None,
     )
+    if kept_memory is not None and kept_memory.trims:
+        log.info("resident memory passed %.1f GB %d times; freed memory was handed back each time",
+                 kept_memory.limit / 2**30, kept_memory.trims)
     if worker or not trainer.is_global_zero:
         return RunResult(out)
 
@@ -184,7 +190,9 @@ def resolve_precision(precision: str) -> str:
     return "bf16-mixed" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "32"
 
 
-def _trainer(recipe: Recipe, out: Path, monitor: str | None, mode: str) -> tuple[Any, Any]:
+def _trainer(
+    recipe: Recipe, out: Path, monitor: str | None, mode: str, kept_memory: "KeptMemoryLimit | None" = None
+) -> tuple[Any, Any]:
     """The Lightning Trainer from our defaults and the recipe's ``trainer`` section."""
     import importlib.util
 
@@ -192,7 +200,7 @@ def _trainer(recipe: Recipe, out: Path, monitor: str | None, mode: str) -> tuple
     from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
     from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
-    from nlpkit.callbacks import Throughput
+    from nlpkit.callbacks import ReleaseKeptMemory, Throughput
 
     timing = Throughput()
     ckpt_dir = out / rundir.CHECKPOINTS
@@ -201,6 +209,8 @@ def _trainer(recipe: Recipe, out: Path, monitor: str | None, mode: str) -> tuple
         save_on_train_epoch_end=True, enable_version_counter=False,
     )
     callbacks: list[Any] = [last, timing]
+    if kept_memory is not None:
+        callbacks.append(ReleaseKeptMemory(kept_memory))
     best = None
     if monitor:
         best = ModelCheckpoint(
@@ -226,18 +236,7 @@ def _trainer(recipe: Recipe, out: Path, monitor: str | None, mode: str) -> tuple
         "num_sanity_val_steps": 0,
         "enable_model_summary": False,
     }
-    known = set(inspect.signature(pl.Trainer.__init__).parameters) - {"self"}
-    for key, value in recipe.trainer.items():
-        if key not in known:
-            import difflib
-
-            hint = difflib.get_close_matches(key, sorted(known), n=1)
-            raise RecipeError(
-                f"{recipe.source}: unknown key trainer.{key}"
-                + (f" (did you mean trainer.{hint[0]}?)" if hint else "")
-                + "; the trainer section takes the arguments of pytorch_lightning.Trainer"
-            )
-        kwargs[key] = value
+    kwargs.update(recipe.trainer)  # keys checked against the Trainer's arguments when the recipe loaded
     try:
         return pl.Trainer(**kwargs), best
     except (TypeError, ValueError) as exc:  # Lightning's own validation of values

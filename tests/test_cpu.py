@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -83,3 +85,25 @@ def test_fast_paths_can_be_switched_off(tiny_encoder: Path, monkeypatch: pytest.
     assert model.encoder.config._attn_implementation != cpu.ATTENTION
     assert not any(isinstance(m, cpu.Dropout) for m in model.modules())
     assert cpu.keep_freed_memory() is False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+def test_kept_memory_is_handed_back_once_resident_memory_passes_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NLPKIT_CPU_FAST_PATHS", "1")
+    assert cpu.keep_freed_memory()
+    before = cpu.resident_bytes()
+    block = torch.ones(96 * 2**20 // 4)  # 96 MB: from the heap, mmap is off
+    del block
+    kept = cpu.resident_bytes()
+    assert kept - before > 64 * 2**20  # freed, but kept in the process
+
+    assert not cpu.KeptMemoryLimit(limit=kept + 2**30).check()
+    assert cpu.resident_bytes() > before + 64 * 2**20
+    limit = cpu.KeptMemoryLimit(limit=before + 32 * 2**20)
+    assert limit.check() and limit.trims == 1
+    assert cpu.resident_bytes() < kept - 64 * 2**20
+
+
+def test_the_memory_limit_is_three_quarters_of_what_the_process_may_use() -> None:
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    assert 0 < cpu.memory_limit() <= total * 3 // 4

@@ -113,6 +113,7 @@ def test_resolved_recipe_round_trips(tmp_path: Path, data_file: Path) -> None:
         ("task: classification\ntrain:\n  epochs: many\n", "train.epochs"),
         ("task: classification\ndata:\n  train: missing.tsv\n", "data file not found"),
         ("task: nosuchtask\n", "is not registered"),
+        ("task: classification\ntrainer:\n  max_stepz: 5\n", "unknown key trainer.max_stepz (did you mean trainer.max_steps?)"),
     ],
 )
 def test_cli_rejects_bad_recipes_with_exit_code_2_and_no_heavy_imports(tmp_path: Path, body: str, expected: str) -> None:
@@ -130,6 +131,16 @@ def test_cli_rejects_bad_recipes_with_exit_code_2_and_no_heavy_imports(tmp_path:
     assert "Traceback" not in result.stderr
     # Validation must not pay for torch/Lightning/evaluate imports: that keeps it fast.
     assert "HEAVY []" in result.stderr
+
+
+def test_trainer_keys_are_read_from_lightnings_source_without_importing_it() -> None:
+    import inspect
+
+    import pytorch_lightning as pl
+
+    from nlpkit.recipe import trainer_arguments
+
+    assert trainer_arguments() == frozenset(inspect.signature(pl.Trainer.__init__).parameters) - {"self"}
 
 
 def test_every_core_key_is_documented() -> None:

@@ -123,6 +123,20 @@ def test_existing_run_directory_is_not_overwritten_silently(classification_recip
     assert nlpkit.run(classification_recipe, overwrite=True).metrics["validation"]
 
 
+def test_a_run_that_stopped_before_training_is_started_again_by_the_same_command(classification_recipe: dict) -> None:
+    from nlpkit.errors import DataError
+
+    train = Path(classification_recipe["data"]["train"])
+    good = train.read_text(encoding="utf-8")
+    lines = good.splitlines(keepends=True)
+    train.write_text("".join(lines[:3]) + "\t1\n" + "".join(lines[3:]), encoding="utf-8")
+    with pytest.raises(DataError, match=r"train\.tsv:4: empty text"):
+        nlpkit.run(classification_recipe)
+    train.write_text(good, encoding="utf-8")  # the user fixes the row and runs the same command
+    result = nlpkit.run(classification_recipe)
+    assert result.metrics["validation"] and (Path(classification_recipe["output"]["dir"]) / "metrics.json").exists()
+
+
 KILLER = textwrap.dedent(
     """
     import os, signal, sys

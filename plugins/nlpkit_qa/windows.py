@@ -14,7 +14,7 @@ import logging
 import random
 from typing import TYPE_CHECKING, Any, Sequence
 
-from nlpkit.errors import RecipeError
+from nlpkit.errors import NlpkitError, RecipeError
 
 from nlpkit_qa.readers import QAExample
 
@@ -44,6 +44,37 @@ def check_window_settings(max_length: int, max_question_length: int, window_over
             f"data.window_overlap ({window_overlap}) must be smaller than the context tokens of a window: "
             f"encoder.max_length ({max_length}) - data.max_question_length ({max_question_length}) - "
             f"{special_tokens} special tokens = {capacity}"
+        )
+
+
+def check_windows_reach_the_end(
+    tokenizer: "PreTrainedTokenizerBase", max_length: int, max_question_length: int, window_overlap: int
+) -> None:
+    """Fail loudly where the tokenizer library cuts overflowing windows short.
+
+    tokenizers 0.23.1 and 0.23.2 stop tokenizing a truncated input once ``max_length``
+    tokens exist, so only the first two windows or so of a long context come back and the
+    rest of it is silently lost (huggingface/tokenizers#2091). The bug lives in the
+    library, not the vocabulary: one long synthetic context tells.
+    """
+    capacity = context_capacity(max_length, max_question_length, tokenizer.num_special_tokens_to_add(pair=True))
+    context = " ".join(["a"] * 3 * capacity)
+    enc = tokenizer(
+        ["a"], [context], truncation="only_second", max_length=max_length, stride=window_overlap,
+        return_overflowing_tokens=True, return_offsets_mapping=True, padding=False,
+    )
+    reached = max(
+        (end for w in range(len(enc["input_ids"]))
+         for sid, (_, end) in zip(enc.sequence_ids(w), enc["offset_mapping"][w]) if sid == 1),
+        default=0,
+    )
+    if reached < len(context):
+        import tokenizers
+
+        raise NlpkitError(
+            f"tokenizers {tokenizers.__version__} drops the overflowing windows of long contexts "
+            f"(windows reached character {reached} of a {len(context)}-character test context; "
+            "huggingface/tokenizers#2091, in 0.23.1 and 0.23.2): pip install 'tokenizers!=0.23.1,!=0.23.2'"
         )
 
 
@@ -86,6 +117,7 @@ def encode_windows(
         raise RecipeError("task qa needs a fast tokenizer (character offsets); this encoder has a slow one")
     specials = tokenizer.num_special_tokens_to_add(pair=True)
     check_window_settings(max_length, max_question_length, window_overlap, specials)
+    check_windows_reach_the_end(tokenizer, max_length, max_question_length, window_overlap)
     rng = random.Random(seed)
     features: list[dict[str, Any]] = []
     truncated = 0

@@ -9,7 +9,7 @@ import pytest
 
 import nlpkit
 
-from ..conftest import REPO, SHARED_DATA, recipe_splits
+from ..conftest import REPO, SHARED_DATA, needs_data, recipe_splits
 
 pytestmark = [
     pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"no shared data at {SHARED_DATA}"),
@@ -17,6 +17,7 @@ pytestmark = [
 ]
 
 
+@needs_data("sst2")
 def test_sst2_recipe_reads_all_rows() -> None:
     _, task, splits = recipe_splits("sst2.yaml")
     assert len(splits["train"].examples) == 67349 and len(splits["validation"].examples) == 872
@@ -24,6 +25,7 @@ def test_sst2_recipe_reads_all_rows() -> None:
     assert not splits["train"].examples[0].text.endswith(" ")  # SST-2's trailing space is stripped
 
 
+@needs_data("trec")
 def test_trec_recipe_reads_coarse_labels_and_holds_out_a_seeded_tenth() -> None:
     _, task, splits = recipe_splits("trec.yaml")
     train, validation = splits["train"].examples, splits["validation"].examples
@@ -33,6 +35,7 @@ def test_trec_recipe_reads_coarse_labels_and_holds_out_a_seeded_tenth() -> None:
     assert [e.text for e in again["validation"].examples] == [e.text for e in validation]
 
 
+@needs_data("sst2")
 @pytest.mark.slow
 def test_sst2_subset_learns(tmp_path: Path) -> None:
     result = nlpkit.run(

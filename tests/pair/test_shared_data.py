@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 
-from ..conftest import SHARED_DATA, recipe_splits
+from ..conftest import SHARED_DATA, needs_data, recipe_splits
 
 pytestmark = [
     pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"no shared data at {SHARED_DATA}"),
@@ -15,6 +15,7 @@ pytestmark = [
 ]
 
 
+@needs_data("mrpc")
 def test_mrpc_holds_out_a_seeded_tenth_and_reads_the_test_file() -> None:
     _, task, splits = recipe_splits("mrpc.yaml")
     train, validation, test = (splits[s].examples for s in ("train", "validation", "test"))
@@ -25,12 +26,14 @@ def test_mrpc_holds_out_a_seeded_tenth_and_reads_the_test_file() -> None:
     assert [e.text_a for e in again["validation"].examples] == [e.text_a for e in validation]
 
 
+@needs_data("sst2")
 def test_sst2_sentiment_maps_labels_to_words() -> None:
     _, task, splits = recipe_splits("sst2-sentiment.yaml", "data.limit_train=200")
     task.setup(splits["train"].examples)
     assert task.labels == ["negative", "positive"]
 
 
+@needs_data("wikitext2")
 def test_nsp_wikitext_holds_out_whole_articles() -> None:
     _, task, splits = recipe_splits("nsp-wikitext.yaml")
     train, validation = splits["train"].examples, splits["validation"].examples
@@ -40,6 +43,7 @@ def test_nsp_wikitext_holds_out_whole_articles() -> None:
     assert 0.4 < counts["is_next"] / len(validation) < 0.6
 
 
+@needs_data("chnsenticorp")
 def test_chnsenticorp_unknown_rate_is_under_one_percent_with_the_vocabulary_fix() -> None:
     """64% of ChnSentiCorp's tokens are [UNK] for the default encoder; the recipe's
     encoder.extend_vocab brings that under 1% on its training file."""

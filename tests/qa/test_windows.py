@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from nlpkit.errors import RecipeError
+from nlpkit.errors import NlpkitError, RecipeError
 from nlpkit_qa.readers import Answer, QAExample
-from nlpkit_qa.windows import CLS_INDEX, check_window_settings, encode_windows
+from nlpkit_qa.windows import CLS_INDEX, check_window_settings, check_windows_reach_the_end, encode_windows
 
 WORDS = [f"word{i}" for i in range(200)]
 
@@ -77,3 +77,29 @@ def test_invalid_window_settings_are_named(max_length: int, question: int, overl
     with pytest.raises(RecipeError, match="data.(window_overlap|max_question_length)"):
         check_window_settings(max_length, question, overlap)
     check_window_settings(384, 64, 128)
+
+
+class FirstTwoWindowsOnly:
+    """The real tokenizer, but overflowing windows after the second are lost: what
+    tokenizers 0.23.1 and 0.23.2 return for long inputs (huggingface/tokenizers#2091)."""
+
+    def __init__(self, tokenizer) -> None:
+        self.tokenizer = tokenizer
+
+    def __getattr__(self, name: str):
+        return getattr(self.tokenizer, name)
+
+    def __call__(self, *args, **kwargs):
+        from transformers import BatchEncoding
+
+        enc = self.tokenizer(*args, **kwargs)
+        if not kwargs.get("return_overflowing_tokens"):
+            return enc
+        return BatchEncoding({k: v[:2] for k, v in enc.items()}, encoding=enc.encodings[:2])
+
+
+def test_a_tokenizer_that_drops_windows_is_refused_before_data_is_lost(tokenizer) -> None:
+    check_windows_reach_the_end(tokenizer, 48, 16, 10)  # the installed library keeps every window
+    broken = FirstTwoWindowsOnly(tokenizer)
+    with pytest.raises(NlpkitError, match=r"tokenizers .* drops the overflowing windows.*tokenizers#2091"):
+        encode_windows([long_example()], broken, max_length=48, max_question_length=16, window_overlap=10, labels=False)
