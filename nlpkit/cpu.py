@@ -23,6 +23,7 @@ or if one ever misbehaves on a platform we have not measured).
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 import math
 import os
@@ -47,6 +48,11 @@ def enabled() -> bool:
     return os.environ.get("NLPKIT_CPU_FAST_PATHS", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL("libc.so.6")
+
+
 def keep_freed_memory() -> bool:
     """Make glibc serve large blocks from the heap and keep freed memory (process-wide).
 
@@ -58,7 +64,7 @@ def keep_freed_memory() -> bool:
     if not enabled() or not sys.platform.startswith("linux"):
         return False
     try:
-        libc = ctypes.CDLL("libc.so.6")
+        libc = _libc()
         return bool(libc.mallopt(_M_MMAP_MAX, 0)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 1 << 30))
     except (OSError, AttributeError):
         return False
@@ -102,7 +108,7 @@ class KeptMemoryLimit:
     def __init__(self, limit: int | None = None) -> None:
         self.limit = memory_limit() if limit is None else limit
         self.trims = 0
-        self._trim = ctypes.CDLL("libc.so.6").malloc_trim
+        self._trim = _libc().malloc_trim  # only built where keep_freed_memory() succeeded
 
     def check(self) -> bool:
         if resident_bytes() <= self.limit:

@@ -267,16 +267,17 @@ def trainer_arguments() -> frozenset[str]:
     importing Lightning (and torch) takes seconds, and a misspelt ``trainer.*`` key
     should fail at once, before any data is read."""
     spec = importlib.util.find_spec("pytorch_lightning")  # a top-level spec imports nothing
-    try:
-        assert spec is not None and spec.submodule_search_locations
-        source = Path(list(spec.submodule_search_locations)[0], "trainer", "trainer.py").read_text(encoding="utf-8")
-        trainer = next(n for n in ast.parse(source).body if isinstance(n, ast.ClassDef) and n.name == "Trainer")
-        init = next(n for n in trainer.body if isinstance(n, ast.FunctionDef) and n.name == "__init__")
-        names = {a.arg for a in (*init.args.args[1:], *init.args.kwonlyargs)}
-        if names:
-            return frozenset(names)
-    except (AssertionError, OSError, StopIteration, SyntaxError):
-        pass
+    if spec is not None and spec.submodule_search_locations:
+        path = Path(list(spec.submodule_search_locations)[0], "trainer", "trainer.py")
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            trainer = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Trainer")
+            init = next(n for n in trainer.body if isinstance(n, ast.FunctionDef) and n.name == "__init__")
+            names = {a.arg for a in (*init.args.args[1:], *init.args.kwonlyargs)}
+            if names:
+                return frozenset(names)
+        except (OSError, StopIteration, SyntaxError):
+            pass
     import pytorch_lightning as pl  # a layout we do not know: ask the class itself
 
     return frozenset(inspect.signature(pl.Trainer.__init__).parameters) - {"self"}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+import weakref
 from typing import TYPE_CHECKING, Any, Sequence
 
 from nlpkit.errors import NlpkitError, RecipeError
@@ -23,6 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger("nlpkit.qa")
 
+_WINDOWS_CHECKED: "weakref.WeakSet[Any]" = weakref.WeakSet()  # tokenizers that passed the check
 CLS_INDEX = 0  # the label of windows without the answer (and of unanswerable questions)
 
 
@@ -55,8 +57,11 @@ def check_windows_reach_the_end(
     tokenizers 0.23.1 and 0.23.2 stop tokenizing a truncated input once ``max_length``
     tokens exist, so only the first two windows or so of a long context come back and the
     rest of it is silently lost (huggingface/tokenizers#2091). The bug lives in the
-    library, not the vocabulary: one long synthetic context tells.
+    library, not the vocabulary: one long synthetic context tells, once per tokenizer
+    (the core encodes a split in chunks, each a call of :func:`encode_windows`).
     """
+    if tokenizer in _WINDOWS_CHECKED:
+        return
     capacity = context_capacity(max_length, max_question_length, tokenizer.num_special_tokens_to_add(pair=True))
     context = " ".join(["a"] * 3 * capacity)
     enc = tokenizer(
@@ -76,6 +81,7 @@ def check_windows_reach_the_end(
             f"(windows reached character {reached} of a {len(context)}-character test context; "
             "huggingface/tokenizers#2091, in 0.23.1 and 0.23.2): pip install 'tokenizers!=0.23.1,!=0.23.2'"
         )
+    _WINDOWS_CHECKED.add(tokenizer)
 
 
 def truncate_questions(
