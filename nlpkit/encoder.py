@@ -17,6 +17,8 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger("nlpkit")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")  # BERT's, in its order
+
 
 def quiet_transformers() -> None:
     """No per-file progress bars when loading or saving a small model."""
@@ -25,13 +27,29 @@ def quiet_transformers() -> None:
     hf_logging.disable_progress_bar()
 
 
-def train_wordpiece(texts: Iterable[str], vocab_size: int, lowercase: bool) -> "PreTrainedTokenizerFast":
-    """A BERT WordPiece tokenizer trained offline on ``texts`` (CJK characters split)."""
+def train_wordpiece(
+    texts: Iterable[str], vocab_size: int, lowercase: bool, min_frequency: int = 2
+) -> "PreTrainedTokenizerFast":
+    """A BERT WordPiece tokenizer trained offline on ``texts`` (CJK characters split).
+
+    The same texts always give the same vocabulary. The tokenizers trainer numbers the
+    ``##`` pieces of single characters in hash-map order and breaks ties between equally
+    frequent merges by those numbers, so on its own it gives another vocabulary in every
+    process (huggingface/tokenizers#1794): a re-run, a ``--resume`` or a second DDP
+    process would tokenize with other ids than the first. Handing the trainer those pieces
+    up front, in sorted order, fixes their numbers and with them every merge.
+    """
     from tokenizers import BertWordPieceTokenizer
     from transformers import BertTokenizerFast
 
+    texts = list(texts)
     wordpiece = BertWordPieceTokenizer(lowercase=lowercase, handle_chinese_chars=True, strip_accents=lowercase)
-    wordpiece.train_from_iterator(texts, vocab_size=vocab_size, min_frequency=2, show_progress=False)
+    normalize, split = wordpiece.normalizer.normalize_str, wordpiece.pre_tokenizer.pre_tokenize_str
+    inner = {char for text in texts for word, _ in split(normalize(text)) for char in word[1:]}
+    wordpiece.train_from_iterator(
+        texts, vocab_size=vocab_size, min_frequency=min_frequency, show_progress=False,
+        special_tokens=[*SPECIAL_TOKENS, *(f"##{char}" for char in sorted(inner))],
+    )
     vocab = dict(sorted(wordpiece.get_vocab().items(), key=lambda kv: kv[1]))
     return BertTokenizerFast(vocab=vocab, do_lower_case=lowercase, model_max_length=512)
 

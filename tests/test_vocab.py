@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from nlpkit.encoder import train_wordpiece
+from nlpkit.testing import tiny_bert
 from nlpkit.vocab import extend_vocabulary, unk_rate
 
 TEXTS = ["The Quick brown fox jumps over the lazy dog .", "北京欢迎你 , 上海也欢迎你 .", "Foxes jump quickly ."] * 20
@@ -26,3 +29,13 @@ def test_extend_vocabulary_removes_unknown_characters() -> None:
     assert unk_rate(english, chinese) == 0.0
     added_ids = english.get_added_vocab()
     assert english("欢迎", add_special_tokens=False)["input_ids"] == [added_ids["欢"], added_ids["迎"]]
+
+
+def test_same_texts_give_the_same_vocabulary_and_tiny_model(tmp_path: Path) -> None:
+    # On its own the tokenizers trainer numbers pieces differently on every call
+    # (tokenizers#1794): a --resume or a second DDP process would see other token ids.
+    vocabularies = {tuple(sorted(train_wordpiece(TEXTS, 120, lowercase=True).get_vocab().items())) for _ in range(4)}
+    assert len(vocabularies) == 1
+    first, second = (tiny_bert(tmp_path / name) for name in ("a", "b"))
+    for name in ("tokenizer.json", "model.safetensors"):
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name

@@ -41,7 +41,7 @@ def test_windows_cover_everything_with_overlap():
 
 
 TAGGED = [
-    (["Angela", "Merkel", "visited", "Paris", "yesterday"], ["B-PER", "I-PER", "O", "B-LOC", "O"]),
+    (["Angela", "Merkel", "visited", "Parisians"], ["B-PER", "I-PER", "O", "B-MISC"]),  # paris ##i ##a ##n ##s
     (["Düsseldorf", ",", "café", "naïve", "Carol", "Jones"], ["B-LOC", "O", "O", "O", "B-PER", "B-PER"]),
 ]
 
@@ -65,10 +65,11 @@ def test_labels_survive_alignment_and_windows(ner_encoder, ner_tokenizer, all_pi
     first = features[0]
     pieces = ner_tokenizer.convert_ids_to_tokens(first["input_ids"])
     labelled = [p for p, l in zip(pieces, first["labels"]) if l >= 0]
+    assert any(p.startswith("##") for p in pieces)
     if all_pieces:
         assert labelled == [p for p in pieces if p not in ("[CLS]", "[SEP]")]
     else:
-        assert len(labelled) == 5 and not any(p.startswith("##") for p in labelled)
+        assert len(labelled) == 4 and not any(p.startswith("##") for p in labelled)
 
 
 def test_chinese_text_is_tagged_character_by_character(ner_encoder, ner_tokenizer):

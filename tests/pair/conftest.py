@@ -78,7 +78,7 @@ def rating_recipe(tiny_encoder: Path, tmp_path: Path) -> dict[str, Any]:
             "validation": str(write_ratings_jsonl(tmp_path / "dev.jsonl", 16, seed=2)),
         },
         "head": {"type": "regression", "range": [1, 5]},
-        "train": {"epochs": 4, "batch_size": 8, "lr": 1e-3, "precision": "32", "seed": 7},
+        "train": {"epochs": 8, "batch_size": 8, "lr": 1e-3, "precision": "32", "seed": 7},
         "output": {"dir": str(tmp_path / "run")},
     }
 

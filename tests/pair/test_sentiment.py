@@ -75,7 +75,7 @@ def test_sentiment_classification_predictions_carry_label_probabilities_polarity
         "encoder": {"name": str(tiny_encoder), "max_length": 32},
         "data": {"train": str(sentiment_files["train"]), "validation": str(sentiment_files["validation"]),
                  "label_map": {0: "negative", 1: "positive"}},
-        "train": {"epochs": 4, "batch_size": 8, "lr": 1e-3, "precision": "32", "seed": 7},
+        "train": {"epochs": 8, "batch_size": 8, "lr": 1e-3, "precision": "32", "seed": 7},
         "output": {"dir": str(tmp_path / "run")},
     }
     result = nlpkit.run(recipe)
