@@ -14,8 +14,11 @@ _ZERO_PAD = ("attention_mask", "token_type_ids", "special_tokens_mask")
 IGNORE_INDEX = -100
 
 
-def pad_features(features: Sequence[Mapping[str, Any]], pad_id: int = 0) -> dict[str, torch.Tensor]:
-    """Stack a batch; list-valued keys are padded to the longest row of this batch.
+def pad_features(
+    features: Sequence[Mapping[str, Any]], pad_id: int = 0, multiple_of: int = 1
+) -> dict[str, torch.Tensor]:
+    """Stack a batch; list-valued keys are padded to the longest row of this batch,
+    rounded up to a multiple of ``multiple_of``.
 
     ``input_ids`` pad with ``pad_id``; masks and segment ids with 0; any other list
     key (token labels) with -100 so the loss ignores it. Scalars are stacked.
@@ -26,7 +29,7 @@ def pad_features(features: Sequence[Mapping[str, Any]], pad_id: int = 0) -> dict
         values = [f[key] for f in features]
         first = values[0]
         if isinstance(first, (list, tuple, np.ndarray)):
-            width = max(len(v) for v in values)
+            width = -(-max(len(v) for v in values) // multiple_of) * multiple_of
             if key == "input_ids":
                 fill = pad_id
             elif key in _ZERO_PAD:

@@ -98,7 +98,8 @@ class KeptMemoryLimit:
     passes ``limit`` bytes; checked after each batch, at the cost of reading one /proc line.
 
     Measured on the SQuAD recipe (docs/benchmarks.md): with freed memory kept, 1 GB is
-    in use but 9 GB resident after 100 steps, 18.4 GB by the end of the run. A trim takes
+    in use but 9 GB resident after 100 steps, 18.4 GB by the end of the run (10.6 GB with
+    ``train.pad_to_multiple_of: 8``, which removes most of the fragmentation). A trim takes
     ~0.3 s, and the pages it frees are faulted in again as the fragmented heap is reused:
     with the limit at half the machine's memory the run trimmed 38 times and trained 26%
     slower (peak 13.5 GB). Hence a limit at three quarters: a guard against the

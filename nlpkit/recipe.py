@@ -107,6 +107,9 @@ class TrainSection(Section):
     early_stopping_patience: int | None = Field(None, gt=0, description="Stop after this many validations without improvement.")
     checkpoint_every_n_steps: int = Field(200, gt=0, description="Save last.ckpt for --resume.")
     group_by_length: bool = Field(True, description="Batch examples of similar length (less padding).")
+    pad_to_multiple_of: int = Field(
+        1, ge=1, description="Pad each batch's length up to a multiple of this (8 for long windows: fewer distinct shapes, less memory).",
+    )
     num_workers: int = Field(0, ge=0, description="DataLoader worker processes.")
     log_every_n_steps: int = Field(10, gt=0, description="Training loss logging interval.")
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Iterable, Iterator, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 from pydantic import create_model
 
@@ -135,9 +135,17 @@ class Task(ABC, Generic[ExampleT]):
 
         ``training`` is False for validation, test and prediction batches (a task that
         draws random masks makes them reproducible there)."""
+        return self.pad(features, tokenizer)
+
+    def pad(
+        self, rows: Sequence[Mapping[str, Any]], tokenizer: "PreTrainedTokenizerBase"
+    ) -> dict[str, "torch.Tensor"]:
+        """:func:`nlpkit.batching.pad_features` with the tokenizer's pad id and the recipe's
+        ``train.pad_to_multiple_of``: the padding step of every ``collate``."""
         from nlpkit.batching import pad_features
 
-        return pad_features(features, pad_id=tokenizer.pad_token_id or 0)
+        multiple = self.recipe.train.pad_to_multiple_of
+        return pad_features(rows, pad_id=tokenizer.pad_token_id or 0, multiple_of=multiple)
 
     # -- model ---------------------------------------------------------------------
     @abstractmethod

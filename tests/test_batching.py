@@ -56,3 +56,14 @@ def test_loader_batches_stay_length_grouped_when_rows_do_not_fill_the_last_group
     padded = sum(len(b) * max(lengths[j] for j in b) for b in loader_batches)
     assert padded < 1.1 * sum(lengths)  # misaligned batches pad ~1.3x here
     assert max(lengths[j] for j in loader_batches[0]) == max(lengths)  # longest first
+
+
+def test_pad_to_a_multiple_rounds_the_width_up_with_each_keys_fill() -> None:
+    rows = [{"input_ids": [5, 6, 7], "attention_mask": [1, 1, 1], "labels": [1, 2, 3]},
+            {"input_ids": [5], "attention_mask": [1], "labels": [4]}]
+    batch = pad_features(rows, pad_id=9, multiple_of=8)
+    assert batch["input_ids"].shape == (2, 8)
+    assert batch["input_ids"][0].tolist() == [5, 6, 7] + [9] * 5
+    assert batch["attention_mask"][1].tolist() == [1] + [0] * 7
+    assert batch["labels"][1].tolist() == [4] + [-100] * 7
+    assert pad_features(rows, multiple_of=3)["input_ids"].shape == (2, 3)  # already a multiple

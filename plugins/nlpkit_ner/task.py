@@ -230,11 +230,8 @@ class NerTask(Task[NerExample]):
         return [index.get(t, IGNORE_INDEX) if w is not None else IGNORE_INDEX for t, w in zip(piece_tags, word_ids)]
 
     def collate(self, features: Sequence[Feature], tokenizer: Any, *, training: bool) -> dict[str, "torch.Tensor"]:
-        from nlpkit.batching import pad_features
-
         # Only what the model reads: bookkeeping lists (units, window) stay on the host.
-        rows = [{k: f[k] for k in MODEL_KEYS if k in f} for f in features]
-        return pad_features(rows, pad_id=tokenizer.pad_token_id or 0)
+        return self.pad([{k: f[k] for k in MODEL_KEYS if k in f} for f in features], tokenizer)
 
     # -- model ---------------------------------------------------------------------
     def build_head(self, encoder: Any) -> "torch.nn.Module":

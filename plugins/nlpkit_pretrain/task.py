@@ -221,12 +221,10 @@ class PretrainTask(Task[Document]):
     def collate(
         self, features: Sequence[Feature], tokenizer: "PreTrainedTokenizerBase", *, training: bool
     ) -> dict[str, "torch.Tensor"]:
-        from nlpkit.batching import pad_features
-
         keys = ["input_ids", "token_type_ids", "attention_mask", "special_tokens_mask", "word_starts", "example_id"]
         if self.nsp:
             keys.append("next_sentence_label")
-        batch = pad_features([{k: f[k] for k in keys} for f in features], pad_id=tokenizer.pad_token_id or 0)
+        batch = self.pad([{k: f[k] for k in keys} for f in features], tokenizer)
         never = batch.pop("special_tokens_mask").bool() | (batch["attention_mask"] == 0)  # specials and padding
         starts = batch.pop("word_starts").clamp(min=0)  # padding (-100) -> 0
         masker = self.masker(tokenizer)

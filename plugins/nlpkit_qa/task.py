@@ -196,11 +196,8 @@ class QATask(Task[QAExample]):
     def collate(
         self, features: Sequence[Feature], tokenizer: "PreTrainedTokenizerBase", *, training: bool
     ) -> dict[str, "torch.Tensor"]:
-        from nlpkit.batching import pad_features
-
         # Only the tensor keys: offsets (nested, possibly empty) stay with the features.
-        rows = [{k: f[k] for k in _BATCH_KEYS if k in f} for f in features]
-        return pad_features(rows, pad_id=tokenizer.pad_token_id or 0)
+        return self.pad([{k: f[k] for k in _BATCH_KEYS if k in f} for f in features], tokenizer)
 
     # -- model ---------------------------------------------------------------------
     def build_head(self, encoder: "PreTrainedModel") -> "torch.nn.Module":

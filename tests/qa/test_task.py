@@ -53,3 +53,21 @@ def test_v2_mode_from_training_data_decode_metrics_and_render(tokenizer) -> None
     assert json.loads("".join(task.render(examples, predictions, "squad"))) == {"has": "paris", "none": ""}
     record = json.loads(next(task.render(examples, predictions, "jsonl")))
     assert record["gold"] == ["paris"] and record["null_score_diff"] < 0
+
+
+def test_batches_pad_to_the_recipes_multiple(tokenizer) -> None:
+    examples = [QAExample(str(i), "what is the capital of france ?", "paris is the capital of france .",
+                          [Answer("paris", 0)]) for i in range(2)]
+    batches = []
+    for multiple in (1, 8):
+        recipe = load_recipe({"task": "qa", "encoder": {"max_length": 32}, "data": {"max_question_length": 12},
+                              "train": {"pad_to_multiple_of": multiple}})
+        task = QATask(recipe)
+        task.setup(examples)
+        batches.append(task.collate(task.encode(examples, tokenizer, training=True), tokenizer, training=True))
+    plain, padded = batches
+    width = plain["input_ids"].shape[1]
+    assert width % 8 and padded["input_ids"].shape[1] == -(-width // 8) * 8
+    for key, value in plain.items():
+        assert padded[key][:, :width].equal(value) if value.dim() == 2 else padded[key].equal(value), key
+    assert not padded["attention_mask"][:, width:].any()
