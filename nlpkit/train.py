@@ -7,6 +7,7 @@ behind the :class:`nlpkit.task.Task` contract.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import shutil
 import sys
@@ -129,9 +130,11 @@ def _run(recipe: Recipe, out: Path, *, resume: bool, worker: bool) -> RunResult:
     trainer, best = _trainer(recipe, out, monitor if validation else None, mode, kept_memory)
     if recipe.train.num_workers > 0:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    batches = train_loader(task, train.features, tokenizer, recipe)
+    _check_validation_interval(recipe, math.ceil(len(batches) / trainer.world_size))
     trainer.fit(
         module,
-        train_dataloaders=train_loader(task, train.features, tokenizer, recipe),
+        train_dataloaders=batches,
         val_dataloaders=eval_loader(task, validation.features, tokenizer, recipe.train.eval_batch_size) if validation else None,
         ckpt_path=str(out / rundir.CHECKPOINTS / "last.ckpt") if resume else None,
     )
@@ -202,6 +205,9 @@ def _trainer(
 
     from nlpkit.callbacks import ReleaseKeptMemory, Throughput
 
+    lightning_log = logging.getLogger("pytorch_lightning.utilities.rank_zero")
+    if not any(isinstance(f, _NoAdvert) for f in lightning_log.filters):
+        lightning_log.addFilter(_NoAdvert())
     timing = Throughput()
     ckpt_dir = out / rundir.CHECKPOINTS
     last = ModelCheckpoint(
@@ -241,6 +247,28 @@ def _trainer(
         return pl.Trainer(**kwargs), best
     except (TypeError, ValueError) as exc:  # Lightning's own validation of values
         raise RecipeError(f"{recipe.source}: trainer section: {exc}") from None
+
+
+class _NoAdvert(logging.Filter):
+    """Lightning 2.6 advertises a cloud logging service at the start of every run."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "litlogger" not in str(record.msg)
+
+
+def _check_validation_interval(recipe: Recipe, batches: int) -> None:
+    """Lightning checks a whole-step ``val_check_interval`` against the epoch only inside
+    ``fit`` (a traceback); say it as a recipe error instead."""
+    interval = recipe.trainer.get("val_check_interval")
+    if (
+        isinstance(interval, int) and not isinstance(interval, bool) and interval > batches
+        and recipe.trainer.get("check_val_every_n_epoch", 1) is not None
+        and "limit_train_batches" not in recipe.trainer
+    ):
+        raise RecipeError(
+            f"{recipe.source}: trainer.val_check_interval = {interval} steps, but an epoch has only {batches} "
+            f"training batches; use at most {batches}, or a fraction of an epoch (0.25: four validations an epoch)"
+        )
 
 
 def _export(out: Path, recipe: Recipe, task: Any, tokenizer: Any, model: Any) -> None:

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 import nlpkit
-from nlpkit.errors import RunDirError
+from nlpkit.errors import RecipeError, RunDirError
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -226,3 +226,20 @@ def test_training_time_leaves_out_mid_epoch_validation(classification_recipe: di
     assert training["optimizer_steps"] == 12  # 48 examples / batch 8, 2 epochs, validated 4 times
     assert training["train_seconds"] == 12.0
     assert training["train_examples_per_second"] == 8.0
+
+
+def test_a_validation_interval_longer_than_an_epoch_is_a_recipe_error(classification_recipe: dict) -> None:
+    classification_recipe["trainer"] = {"val_check_interval": 50}
+    with pytest.raises(RecipeError, match=r"val_check_interval = 50 steps, but an epoch has only 6 training batches"):
+        nlpkit.run(classification_recipe)
+    classification_recipe["trainer"] = {"val_check_interval": 6}  # the same directory takes the fixed run
+    assert nlpkit.run(classification_recipe).metrics["training"]["optimizer_steps"] == 12
+
+
+def test_lightnings_own_messages_reach_the_log_but_not_its_advert(
+    classification_recipe: dict, caplog: pytest.LogCaptureFixture
+) -> None:
+    classification_recipe["train"]["epochs"] = 1
+    with caplog.at_level("INFO"):
+        nlpkit.run(classification_recipe)
+    assert "GPU available" in caplog.text and "litlogger" not in caplog.text
