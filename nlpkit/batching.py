@@ -7,7 +7,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import Sampler
+from torch.utils.data import DataLoader, Sampler
 
 # Keys padded with 0 besides the pad id for input_ids; "labels"-like keys get -100.
 _ZERO_PAD = ("attention_mask", "token_type_ids", "special_tokens_mask")
@@ -129,6 +129,72 @@ class LengthGroupedSampler(Sampler[int]):
 
     def __len__(self) -> int:
         return len(self.lengths)
+
+
+class EpochShuffleSampler(Sampler[int]):
+    """A fresh random order each epoch, seeded by ``seed + epoch`` (so a resumed run
+    draws the order it would have drawn); Lightning calls :meth:`set_epoch`."""
+
+    def __init__(self, n: int, seed: int) -> None:
+        self.n = n
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[int]:
+        gen = torch.Generator().manual_seed(self.seed + self.epoch)
+        return iter(torch.randperm(self.n, generator=gen).tolist())
+
+    def __len__(self) -> int:
+        return self.n
+
+
+class ResumableLoader(DataLoader):
+    """The training DataLoader, resumable mid-epoch: :meth:`state_dict` records the epoch
+    and how many of its batches were drawn, and after :meth:`load_state_dict` the next
+    iteration goes on with that epoch's order from the following batch. (A plain
+    DataLoader restarts the epoch's order on ``--resume``: its first batches are trained
+    on twice and its last ones never.) :class:`nlpkit.module.TaskModule` keeps the state
+    in the checkpoint; the method names are Lightning's protocol for stateful loaders.
+
+    No ``__init__`` of its own: Lightning re-creates the loader from DataLoader's
+    arguments to add a distributed sampler.
+    """
+
+    _epoch = 0
+    _drawn = 0
+    _resume: int | None = None
+
+    def __iter__(self) -> Iterator[Any]:
+        return self._counted(super().__iter__())
+
+    def _counted(self, batches: Iterator[Any]) -> Iterator[Any]:
+        skip = 0
+        if self._resume is not None:
+            # Lightning may have made this iterator before the state was loaded, and with
+            # workers it has already read the sampler's order: start a fresh one.
+            skip, self._resume = self._resume, None
+            batches = super().__iter__()
+        self._epoch = int(getattr(self.sampler, "epoch", 0))
+        self._drawn = 0
+        for batch in batches:
+            self._drawn += 1
+            if self._drawn > skip:  # the skipped ones were trained on before the restart
+                yield batch
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self._epoch, "batches": self._drawn}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        epoch, drawn = int(state["epoch"]), int(state["batches"])
+        if drawn >= len(self):  # saved at the end of an epoch: the next one starts afresh
+            epoch, drawn = epoch + 1, 0
+        for sampler in {id(s): s for s in (self.sampler, getattr(self.batch_sampler, "sampler", None))}.values():
+            if hasattr(sampler, "set_epoch"):
+                sampler.set_epoch(epoch)
+        self._resume = drawn
 
 
 def num_batches(n: int, batch_size: int) -> int:

@@ -235,19 +235,16 @@ def collate_indexed(items: Sequence[tuple[int, Feature]], task: Task, tokenizer:
 
 
 def train_loader(task: Task, features: Sequence[Feature], tokenizer: Any, recipe: Recipe) -> "DataLoader":
-    from torch.utils.data import DataLoader, RandomSampler
-
-    from nlpkit.batching import LengthGroupedSampler
+    from nlpkit.batching import EpochShuffleSampler, LengthGroupedSampler, ResumableLoader
 
     train = recipe.train
     dataset = FeatureDataset(features)
+    sampler: Any
     if train.group_by_length:
         sampler = LengthGroupedSampler([task.feature_length(f) for f in features], train.batch_size, train.seed)
     else:
-        import torch
-
-        sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(train.seed))
-    return DataLoader(
+        sampler = EpochShuffleSampler(len(dataset), train.seed)
+    return ResumableLoader(
         dataset,
         batch_size=train.batch_size,
         sampler=sampler,

@@ -16,6 +16,7 @@ from nlpkit.recipe import TrainSection
 from nlpkit.task import Feature, Task
 
 log = logging.getLogger("nlpkit")
+LOADER_STATE = "nlpkit_train_loader"
 
 
 class TaskModule(pl.LightningModule):
@@ -34,7 +35,10 @@ class TaskModule(pl.LightningModule):
         self.val_examples = list(val_examples)
         self.val_features = list(val_features)
         self._rows: list[tuple[int, Any]] = []
+        self._loader_state: dict[str, int] | None = None
         self.last_validation: dict[str, Any] = {}
+        self.validated_step: int | None = None
+        """The optimizer step that ``last_validation`` scored."""
         # from_pretrained leaves the encoder in eval mode and Lightning restores each
         # submodule's mode after validation: switch dropout on explicitly.
         self.model.train()
@@ -43,6 +47,24 @@ class TaskModule(pl.LightningModule):
 
     def forward(self, batch: dict[str, torch.Tensor]) -> Any:
         return self.model(batch)
+
+    # Where the training data stood: --resume continues mid-epoch with the next batch of
+    # the same order (nlpkit.batching.ResumableLoader). Lightning restores stateful loaders
+    # itself only if it has not built the loader before restoring, which
+    # configure_optimizers does (estimated_stepping_batches): so the state travels here.
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        loader = self.trainer.train_dataloader
+        if hasattr(loader, "state_dict") and hasattr(loader, "load_state_dict"):
+            checkpoint[LOADER_STATE] = loader.state_dict()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self._loader_state = checkpoint.get(LOADER_STATE)
+
+    def on_train_start(self) -> None:
+        loader = self.trainer.train_dataloader
+        if self._loader_state is not None and hasattr(loader, "load_state_dict"):
+            loader.load_state_dict(self._loader_state)
+        self._loader_state = None
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss = self.task.loss(self.model(batch), batch)
@@ -75,6 +97,7 @@ class TaskModule(pl.LightningModule):
         predictions = self.task.decode(self.val_examples, self.val_features, outputs)
         metrics = self.task.compute_metrics(self.val_examples, predictions)
         self.last_validation = metrics
+        self.validated_step = self.global_step
         flat = {f"val_{k}": float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and math.isfinite(v)}
         # Every rank computed the same values from the gathered rows: no reduction.
         self.log_dict(flat, prog_bar=True, sync_dist=False)

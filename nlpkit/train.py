@@ -132,19 +132,23 @@ def _run(recipe: Recipe, out: Path, *, resume: bool, worker: bool) -> RunResult:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     batches = train_loader(task, train.features, tokenizer, recipe)
     _check_validation_interval(recipe, math.ceil(len(batches) / trainer.world_size))
+    val_loader = eval_loader(task, validation.features, tokenizer, recipe.train.eval_batch_size) if validation else None
     trainer.fit(
         module,
         train_dataloaders=batches,
-        val_dataloaders=eval_loader(task, validation.features, tokenizer, recipe.train.eval_batch_size) if validation else None,
+        val_dataloaders=val_loader,
         ckpt_path=str(out / rundir.CHECKPOINTS / "last.ckpt") if resume else None,
     )
     if kept_memory is not None and kept_memory.trims:
         log.info("resident memory passed %.1f GB %d times; freed memory was handed back each time",
                  kept_memory.limit / 2**30, kept_memory.trims)
+    final_is_best = False
+    if validation is not None and best is not None:
+        final_is_best = _score_the_last_steps(trainer, module, best, monitor, mode, val_loader)
     if worker or not trainer.is_global_zero:
         return RunResult(out)
 
-    if best is not None and best.best_model_path:
+    if best is not None and best.best_model_path and not final_is_best:
         import torch
 
         log.info("loading the best checkpoint (%s = %.4f)", f"val_{monitor}", float(best.best_model_score))
@@ -254,6 +258,31 @@ class _NoAdvert(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return "litlogger" not in str(record.msg)
+
+
+def _score_the_last_steps(trainer: Any, module: Any, best: Any, monitor: str, mode: str, val_loader: Any) -> bool:
+    """Validate the final weights if training went on after the last validation; True
+    when they beat the best checkpoint (they are then the model to export).
+
+    Lightning validates every ``int(batches * val_check_interval)`` batches, so unless that
+    divides the epoch the last steps of a run are never scored and could never be the
+    model kept; likewise a run cut short by ``max_steps`` mid-epoch.
+    """
+    if trainer.global_step == 0 or module.validated_step == trainer.global_step or trainer.world_size > 1:
+        return False
+    unscored = trainer.global_step - (module.validated_step or 0)
+    trainer.validate(module, dataloaders=val_loader, verbose=False)
+    score = module.last_validation.get(monitor)
+    if not isinstance(score, (int, float)) or not math.isfinite(score):
+        return False
+    previous = None if best.best_model_score is None else float(best.best_model_score)
+    better = previous is None or (score > previous if mode == "max" else score < previous)
+    if trainer.is_global_zero:
+        log.info("the last %d steps were not validated yet: val_%s = %.4f at step %d (%s)", unscored, monitor,
+                 score, trainer.global_step, "the best: kept as the model" if better else "not better than the best")
+    if better and best.best_model_path:  # best.ckpt stays the exported model (output.keep_checkpoints)
+        trainer.save_checkpoint(best.best_model_path)
+    return better
 
 
 def _check_validation_interval(recipe: Recipe, batches: int) -> None:

@@ -67,3 +67,42 @@ def test_pad_to_a_multiple_rounds_the_width_up_with_each_keys_fill() -> None:
     assert batch["attention_mask"][1].tolist() == [1] + [0] * 7
     assert batch["labels"][1].tolist() == [4] + [-100] * 7
     assert pad_features(rows, multiple_of=3)["input_ids"].shape == (2, 3)  # already a multiple
+
+
+def test_shuffled_order_changes_each_epoch_and_is_the_same_for_the_same_seed_and_epoch() -> None:
+    from nlpkit.batching import EpochShuffleSampler
+
+    sampler = EpochShuffleSampler(50, seed=3)
+    first = list(sampler)
+    sampler.set_epoch(1)
+    second = list(sampler)
+    assert sorted(first) == sorted(second) == list(range(50)) and first != second
+    again = EpochShuffleSampler(50, seed=3)
+    again.set_epoch(1)
+    assert list(again) == second
+
+
+def test_a_loader_restored_mid_epoch_goes_on_with_the_next_batch_of_that_epochs_order() -> None:
+    from nlpkit.batching import LengthGroupedSampler, ResumableLoader
+
+    def loader() -> ResumableLoader:
+        sampler = LengthGroupedSampler([i % 7 for i in range(40)], batch_size=4, seed=0)
+        return ResumableLoader(list(range(40)), batch_size=4, sampler=sampler, collate_fn=list)
+
+    straight = loader()
+    straight.sampler.set_epoch(2)
+    epoch = list(straight)
+    interrupted = loader()
+    interrupted.sampler.set_epoch(2)
+    batches = iter(interrupted)
+    seen = [next(batches) for _ in range(3)]
+    state = interrupted.state_dict()
+    assert state == {"epoch": 2, "batches": 3} and seen == epoch[:3]
+
+    restored = loader()  # a new process: epoch 0 until the state says otherwise
+    restored.load_state_dict(state)
+    assert list(restored) == epoch[3:]
+    # A state saved once the epoch was done resumes at the start of the next epoch.
+    restored.load_state_dict({"epoch": 2, "batches": 10})
+    straight.sampler.set_epoch(3)
+    assert list(restored) == list(straight)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -139,10 +140,12 @@ def test_a_run_that_stopped_before_training_is_started_again_by_the_same_command
 
 KILLER = textwrap.dedent(
     """
-    import os, signal, sys
+    import json, os, signal, sys
     import nlpkit, nlpkit.module as m
 
     def die_at(self, outputs, batch, batch_idx):
+        with open(sys.argv[3], "a") as trained:
+            trained.write(json.dumps(batch["feature_index"].tolist()) + "\\n")
         if self.global_step == int(sys.argv[2]):
             os.kill(os.getpid(), signal.SIGKILL)  # no cleanup, as with a real crash
 
@@ -152,20 +155,39 @@ KILLER = textwrap.dedent(
 )
 
 
-def test_resume_after_sigkill_finishes_with_the_same_number_of_steps(classification_recipe: dict, tmp_path: Path) -> None:
-    classification_recipe["train"].update({"epochs": 3, "batch_size": 4, "checkpoint_every_n_steps": 5})
+@pytest.mark.parametrize("workers", [0, 2])
+def test_resume_after_sigkill_trains_on_the_batches_of_an_uninterrupted_run(
+    classification_recipe: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    import nlpkit.module as module
+
+    trained: list[list[int]] = []  # the examples of each optimizer step, in order
+    monkeypatch.setattr(module.TaskModule, "on_train_batch_end",
+                        lambda self, outputs, batch, i: trained.append(batch["feature_index"].tolist()))
+    classification_recipe["train"].update(
+        {"epochs": 3, "batch_size": 4, "checkpoint_every_n_steps": 5, "num_workers": workers}
+    )
     recipe_path = tmp_path / "resume.yaml"
     recipe_path.write_text(yaml.safe_dump(classification_recipe))
     uninterrupted = nlpkit.run(classification_recipe, ["output.dir=" + str(tmp_path / "straight")])
+    straight, trained[:] = list(trained), []
 
+    # 12 steps an epoch: killed at step 17, mid-epoch, two steps after the checkpoint of step 15.
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    killed = subprocess.run([sys.executable, "-c", KILLER, str(recipe_path), "17"], env=env, capture_output=True, timeout=300)
+    before_kill = tmp_path / "killed.jsonl"
+    killed = subprocess.run([sys.executable, "-c", KILLER, str(recipe_path), "17", str(before_kill)],
+                            env=env, capture_output=True, timeout=300)
     assert killed.returncode == -9
     out = Path(classification_recipe["output"]["dir"])
     assert (out / "checkpoints/last.ckpt").exists() and not (out / "metrics.json").exists()
 
     resumed = nlpkit.run(recipe_path, resume=True)
     assert resumed.metrics["training"]["optimizer_steps"] == uninterrupted.metrics["training"]["optimizer_steps"] == 36
+    # Steps 1-15 come from the checkpoint; the resumed run goes on with step 16 of the
+    # same order: every example once per epoch, none twice, as without the crash.
+    checkpointed = [json.loads(line) for line in before_kill.read_text().splitlines()][:15]
+    assert checkpointed == straight[:15]
+    assert trained == straight[15:]
     assert (out / "logs/metrics.part1.csv").exists()  # the interrupted part of the log is kept
 
 
@@ -243,3 +265,25 @@ def test_lightnings_own_messages_reach_the_log_but_not_its_advert(
     with caplog.at_level("INFO"):
         nlpkit.run(classification_recipe)
     assert "GPU available" in caplog.text and "litlogger" not in caplog.text
+
+
+def test_the_last_steps_after_the_final_validation_are_scored_and_can_be_the_model_kept(
+    classification_recipe: dict,
+) -> None:
+    # 6 batches an epoch; Lightning validates every int(6 * 0.7) = 4 batches: at steps 4
+    # and 10, never at the end of the run (steps 11 and 12) unless nlpkit does.
+    classification_recipe["trainer"] = {"val_check_interval": 0.7}
+    result = nlpkit.run(classification_recipe)
+    out = result.run_dir
+    log = (out / "train.log").read_text(encoding="utf-8")
+    assert "the last 2 steps were not validated yet" in log
+    with (out / "logs/metrics.csv").open(encoding="utf-8") as handle:
+        scores = [float(row["val_accuracy"]) for row in csv.DictReader(handle) if row.get("val_accuracy")]
+    assert len(scores) == 3  # steps 4, 10 and 12
+    # The exported model is the best of all three, the final weights included.
+    assert result.metrics["validation"]["accuracy"] == pytest.approx(max(scores))
+
+
+def test_a_run_validated_at_its_last_step_is_not_validated_again(classification_recipe: dict) -> None:
+    result = nlpkit.run(classification_recipe)
+    assert "were not validated yet" not in (result.run_dir / "train.log").read_text(encoding="utf-8")
