@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import signal
+import sys
+import threading
 import time
-from typing import TYPE_CHECKING, Any
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
 
 import pytorch_lightning as pl
 
@@ -23,6 +28,10 @@ class Throughput(pl.Callback):
         if self._mark is not None:
             self.train_seconds += time.perf_counter() - self._mark
             self._mark = None
+
+    def on_train_start(self, trainer: Any, module: Any) -> None:
+        # A run resumed mid-epoch gets no on_train_epoch_start for that epoch.
+        self._mark = time.perf_counter()
 
     def on_train_epoch_start(self, trainer: Any, module: Any) -> None:
         self._mark = time.perf_counter()
@@ -54,3 +63,43 @@ class ReleaseKeptMemory(pl.Callback):
 
     def on_validation_batch_end(self, *args: Any, **kwargs: Any) -> None:
         self.limit.check()
+
+
+class StopOnInterrupt(pl.Callback):
+    """Ctrl-C while training finishes the step under way, saves it as the last checkpoint
+    and stops with :class:`nlpkit.errors.TrainingInterrupted`: ``--resume`` then loses no
+    step. (Lightning's own handling stops at once and keeps only the checkpoint of
+    ``train.checkpoint_every_n_steps`` before.) A second Ctrl-C stops at once.
+
+    Armed by :meth:`armed` around ``fit``, in the main thread of a single-process run
+    (processes of a distributed run could stop at different steps and wait on each other).
+    """
+
+    def __init__(self, checkpoint: Path) -> None:
+        self.checkpoint = checkpoint
+        self.requested = False
+
+    @contextmanager
+    def armed(self, enabled: bool = True) -> Iterator[None]:
+        if not enabled or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = signal.signal(signal.SIGINT, self._request)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _request(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        # Not the logging module: its lock may be held by the code this signal interrupted.
+        sys.stderr.write("\nnlpkit: Ctrl-C: stopping after this training step (Ctrl-C again: at once)\n")
+
+    def on_train_batch_end(self, trainer: Any, module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self.requested:
+            from nlpkit.errors import TrainingInterrupted
+
+            trainer.save_checkpoint(self.checkpoint, weights_only=False)
+            raise TrainingInterrupted(trainer.global_step, self.checkpoint)

@@ -19,7 +19,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except NlpkitError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"{exc.label}: {exc}", err=True)
             sys.exit(exc.exit_code)
 
 

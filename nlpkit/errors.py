@@ -9,6 +9,8 @@ class NlpkitError(Exception):
     """Base class: the CLI prints the message and exits with code 2."""
 
     exit_code = 2
+    label = "error"
+    """What the CLI prints before the message."""
 
 
 class RecipeError(NlpkitError):
@@ -32,6 +34,21 @@ class DataError(NlpkitError):
 
 class RunDirError(NlpkitError):
     """A run directory is missing, incomplete or in the way."""
+
+
+class TrainingInterrupted(NlpkitError):
+    """Ctrl-C while training: the step under way was finished and saved for ``--resume``."""
+
+    exit_code = 130  # the shell's code for a command ended by SIGINT
+    label = "stopped"
+
+    def __init__(self, step: int, checkpoint: str | Path) -> None:
+        self.step = step
+        self.checkpoint = str(checkpoint)
+        super().__init__(
+            f"interrupted after step {step}, saved to {self.checkpoint}; the same command with --resume "
+            "continues from there"
+        )
 
 
 class RowErrors:

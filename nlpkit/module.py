@@ -17,6 +17,7 @@ from nlpkit.task import Feature, Task
 
 log = logging.getLogger("nlpkit")
 LOADER_STATE = "nlpkit_train_loader"
+VALIDATED_STEP = "nlpkit_validated_step"
 
 
 class TaskModule(pl.LightningModule):
@@ -56,9 +57,11 @@ class TaskModule(pl.LightningModule):
         loader = self.trainer.train_dataloader
         if hasattr(loader, "state_dict") and hasattr(loader, "load_state_dict"):
             checkpoint[LOADER_STATE] = loader.state_dict()
+        checkpoint[VALIDATED_STEP] = self.validated_step
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self._loader_state = checkpoint.get(LOADER_STATE)
+        self.validated_step = checkpoint.get(VALIDATED_STEP)
 
     def on_train_start(self) -> None:
         loader = self.trainer.train_dataloader

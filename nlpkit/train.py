@@ -86,6 +86,7 @@ def _run(recipe: Recipe, out: Path, *, resume: bool, worker: bool) -> RunResult:
 
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
 
+    from nlpkit.callbacks import StopOnInterrupt
     from nlpkit.cpu import KeptMemoryLimit, keep_freed_memory
     from nlpkit.data import eval_loader, encode_split, read_splits, train_loader
     from nlpkit.encoder import load_encoder, load_tokenizer
@@ -133,12 +134,19 @@ def _run(recipe: Recipe, out: Path, *, resume: bool, worker: bool) -> RunResult:
     batches = train_loader(task, train.features, tokenizer, recipe)
     _check_validation_interval(recipe, math.ceil(len(batches) / trainer.world_size))
     val_loader = eval_loader(task, validation.features, tokenizer, recipe.train.eval_batch_size) if validation else None
-    trainer.fit(
-        module,
-        train_dataloaders=batches,
-        val_dataloaders=val_loader,
-        ckpt_path=str(out / rundir.CHECKPOINTS / "last.ckpt") if resume else None,
-    )
+    interrupt = next(c for c in trainer.callbacks if isinstance(c, StopOnInterrupt))
+    with interrupt.armed(enabled=trainer.world_size == 1):
+        trainer.fit(
+            module,
+            train_dataloaders=batches,
+            val_dataloaders=val_loader,
+            ckpt_path=str(out / rundir.CHECKPOINTS / "last.ckpt") if resume else None,
+        )
+    if interrupt.requested:  # during the last validation: training is over, but stop as asked
+        from nlpkit.errors import TrainingInterrupted
+
+        trainer.save_checkpoint(interrupt.checkpoint, weights_only=False)
+        raise TrainingInterrupted(trainer.global_step, interrupt.checkpoint)
     if kept_memory is not None and kept_memory.trims:
         log.info("resident memory passed %.1f GB %d times; freed memory was handed back each time",
                  kept_memory.limit / 2**30, kept_memory.trims)
@@ -166,8 +174,8 @@ def _run(recipe: Recipe, out: Path, *, resume: bool, worker: bool) -> RunResult:
             "train_seconds": round(timing.train_seconds, 2),
             # Every process sees its own shard: rank 0's count times the world size.
             "train_examples_per_second": round(
-                timing.examples * trainer.world_size / max(timing.train_seconds, 1e-9), 2
-            ),
+                timing.examples * trainer.world_size / timing.train_seconds, 2
+            ) if timing.train_seconds > 0 else None,  # None: a resumed run with no step left
         }
     }
     metrics.update(_evaluate_splits(out, recipe, splits))
@@ -207,7 +215,7 @@ def _trainer(
     from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
     from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
-    from nlpkit.callbacks import ReleaseKeptMemory, Throughput
+    from nlpkit.callbacks import ReleaseKeptMemory, StopOnInterrupt, Throughput
 
     lightning_log = logging.getLogger("pytorch_lightning.utilities.rank_zero")
     if not any(isinstance(f, _NoAdvert) for f in lightning_log.filters):
@@ -218,7 +226,7 @@ def _trainer(
         dirpath=ckpt_dir, filename="last", every_n_train_steps=recipe.train.checkpoint_every_n_steps,
         save_on_train_epoch_end=True, enable_version_counter=False,
     )
-    callbacks: list[Any] = [last, timing]
+    callbacks: list[Any] = [last, timing, StopOnInterrupt(ckpt_dir / "last.ckpt")]
     if kept_memory is not None:
         callbacks.append(ReleaseKeptMemory(kept_memory))
     best = None
@@ -281,7 +289,7 @@ def _score_the_last_steps(trainer: Any, module: Any, best: Any, monitor: str, mo
         log.info("the last %d steps were not validated yet: val_%s = %.4f at step %d (%s)", unscored, monitor,
                  score, trainer.global_step, "the best: kept as the model" if better else "not better than the best")
     if better and best.best_model_path:  # best.ckpt stays the exported model (output.keep_checkpoints)
-        trainer.save_checkpoint(best.best_model_path)
+        trainer.save_checkpoint(best.best_model_path, weights_only=False)
     return better
 
 

@@ -191,6 +191,61 @@ def test_resume_after_sigkill_trains_on_the_batches_of_an_uninterrupted_run(
     assert (out / "logs/metrics.part1.csv").exists()  # the interrupted part of the log is kept
 
 
+INTERRUPTER = textwrap.dedent(
+    """
+    import json, os, signal, sys
+    import nlpkit.cli, nlpkit.module as m
+
+    recipe, step, record = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+
+    def ctrl_c_at(self, outputs, batch, batch_idx):
+        with open(record, "a") as trained:
+            trained.write(json.dumps(batch["feature_index"].tolist()) + "\\n")
+        if self.global_step == step:
+            os.kill(os.getpid(), signal.SIGINT)  # as a Ctrl-C in the terminal
+
+    m.TaskModule.on_train_batch_end = ctrl_c_at
+    sys.argv = ["nlpkit", "run", recipe]
+    nlpkit.cli.main()
+    """
+)
+
+
+def test_ctrl_c_saves_the_step_under_way_and_resume_loses_nothing(
+    classification_recipe: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import nlpkit.module as module
+
+    trained: list[list[int]] = []
+    monkeypatch.setattr(module.TaskModule, "on_train_batch_end",
+                        lambda self, outputs, batch, i: trained.append(batch["feature_index"].tolist()))
+    classification_recipe["train"].update({"epochs": 3, "batch_size": 4, "checkpoint_every_n_steps": 5})
+    recipe_path = tmp_path / "interrupt.yaml"
+    recipe_path.write_text(yaml.safe_dump(classification_recipe))
+    nlpkit.run(classification_recipe, ["output.dir=" + str(tmp_path / "straight")])
+    straight, trained[:] = list(trained), []
+
+    # Ctrl-C during step 7 (after its batch hook): step 8 is finished and saved, though the
+    # periodic checkpoint is at step 5.
+    before = tmp_path / "before.jsonl"
+    stopped = subprocess.run([sys.executable, "-c", INTERRUPTER, str(recipe_path), "7", str(before)],
+                             capture_output=True, text=True, timeout=300)
+    assert stopped.returncode == 130, stopped.stderr[-2000:]
+    out = Path(classification_recipe["output"]["dir"])
+    assert f"stopped: interrupted after step 8, saved to {out / 'checkpoints' / 'last.ckpt'}" in stopped.stderr
+    assert "Traceback" not in stopped.stderr and not (out / "metrics.json").exists()
+    assert [json.loads(line) for line in before.read_text().splitlines()] == straight[:7]
+
+    resumed = nlpkit.run(recipe_path, resume=True)
+    training = resumed.metrics["training"]
+    assert training["optimizer_steps"] == 36
+    # Throughput over the resumed part only: 28 batches of 4 in the time they took.
+    assert 0 < training["train_seconds"] < training["wall_seconds"]
+    # (train_seconds is rounded to 0.01 s, and these 28 steps take ~0.2 s)
+    assert training["train_examples_per_second"] == pytest.approx(28 * 4 / training["train_seconds"], rel=0.1)
+    assert trained == straight[8:]  # from step 9 on: step 8 was trained before the stop
+
+
 def test_ddp_on_two_cpu_processes_trains_to_the_end(classification_recipe: dict, tmp_path: Path) -> None:
     recipe_path = tmp_path / "ddp.yaml"
     recipe_path.write_text(yaml.safe_dump(classification_recipe))
