@@ -173,10 +173,12 @@ class ResumableLoader(DataLoader):
     def _counted(self, batches: Iterator[Any]) -> Iterator[Any]:
         skip = 0
         if self._resume is not None:
-            # Lightning may have made this iterator before the state was loaded, and with
-            # workers it has already read the sampler's order: start a fresh one.
             skip, self._resume = self._resume, None
-            batches = super().__iter__()
+            if self.num_workers > 0 or skip == 0:
+                # Lightning may have made this iterator before the state was loaded: with
+                # workers it has already read the sampler's order, and at the start of an
+                # epoch the uninterrupted run draws the iterator's seed after the checkpoint.
+                batches = super().__iter__()
         self._epoch = int(getattr(self.sampler, "epoch", 0))
         self._drawn = 0
         for batch in batches:

@@ -18,6 +18,7 @@ from nlpkit.task import Feature, Task
 log = logging.getLogger("nlpkit")
 LOADER_STATE = "nlpkit_train_loader"
 VALIDATED_STEP = "nlpkit_validated_step"
+RNG_STATE = "nlpkit_rng_state"
 
 
 class TaskModule(pl.LightningModule):
@@ -37,6 +38,7 @@ class TaskModule(pl.LightningModule):
         self.val_features = list(val_features)
         self._rows: list[tuple[int, Any]] = []
         self._loader_state: dict[str, int] | None = None
+        self._rng_state: dict[str, Any] | None = None
         self.last_validation: dict[str, Any] = {}
         self.validated_step: int | None = None
         """The optimizer step that ``last_validation`` scored."""
@@ -58,16 +60,26 @@ class TaskModule(pl.LightningModule):
         if hasattr(loader, "state_dict") and hasattr(loader, "load_state_dict"):
             checkpoint[LOADER_STATE] = loader.state_dict()
         checkpoint[VALIDATED_STEP] = self.validated_step
+        # The random stream too (dropout masks, MLM masking): resumed, the steps draw what
+        # they would have drawn without the interruption.
+        checkpoint[RNG_STATE] = {"torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            checkpoint[RNG_STATE]["cuda"] = torch.cuda.get_rng_state_all()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self._loader_state = checkpoint.get(LOADER_STATE)
         self.validated_step = checkpoint.get(VALIDATED_STEP)
+        self._rng_state = checkpoint.get(RNG_STATE)
 
     def on_train_start(self) -> None:
         loader = self.trainer.train_dataloader
         if self._loader_state is not None and hasattr(loader, "load_state_dict"):
             loader.load_state_dict(self._loader_state)
-        self._loader_state = None
+        if self._rng_state is not None:
+            torch.set_rng_state(self._rng_state["torch"])
+            if "cuda" in self._rng_state and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(self._rng_state["cuda"])
+        self._loader_state = self._rng_state = None
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss = self.task.loss(self.model(batch), batch)

@@ -138,6 +138,23 @@ def test_a_run_that_stopped_before_training_is_started_again_by_the_same_command
     assert result.metrics["validation"] and (Path(classification_recipe["output"]["dir"]) / "metrics.json").exists()
 
 
+def child_env() -> dict[str, str]:
+    """The environment of a training subprocess that must match this process's arithmetic:
+    the same thread count (tests/pair/conftest.py sets 1 for the whole session), since
+    sums split over other threads round differently."""
+    import torch
+
+    return {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": str(torch.get_num_threads())}
+
+
+def same_weights(run: Path, other: Path) -> bool:
+    from safetensors.torch import load_file
+
+    names = ("model/model.safetensors", "model/head.safetensors")
+    pairs = [(load_file(run / n), load_file(other / n)) for n in names]
+    return all(a.keys() == b.keys() and all(a[k].equal(b[k]) for k in a) for a, b in pairs)
+
+
 KILLER = textwrap.dedent(
     """
     import json, os, signal, sys
@@ -155,9 +172,15 @@ KILLER = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("workers", [0, 2])
+# 12 steps an epoch.
+@pytest.mark.parametrize(("workers", "every", "killed_at", "saved_at"), [
+    (0, 5, 17, 15),  # mid-epoch: two steps after the checkpoint of step 15
+    (2, 5, 17, 15),  # the same with loader workers
+    (0, 6, 14, 12),  # checkpointed at the last step of the first epoch
+])
 def test_resume_after_sigkill_trains_on_the_batches_of_an_uninterrupted_run(
-    classification_recipe: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+    classification_recipe: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    workers: int, every: int, killed_at: int, saved_at: int,
 ) -> None:
     import nlpkit.module as module
 
@@ -165,17 +188,16 @@ def test_resume_after_sigkill_trains_on_the_batches_of_an_uninterrupted_run(
     monkeypatch.setattr(module.TaskModule, "on_train_batch_end",
                         lambda self, outputs, batch, i: trained.append(batch["feature_index"].tolist()))
     classification_recipe["train"].update(
-        {"epochs": 3, "batch_size": 4, "checkpoint_every_n_steps": 5, "num_workers": workers}
+        {"epochs": 3, "batch_size": 4, "checkpoint_every_n_steps": every, "num_workers": workers}
     )
     recipe_path = tmp_path / "resume.yaml"
     recipe_path.write_text(yaml.safe_dump(classification_recipe))
     uninterrupted = nlpkit.run(classification_recipe, ["output.dir=" + str(tmp_path / "straight")])
     straight, trained[:] = list(trained), []
 
-    # 12 steps an epoch: killed at step 17, mid-epoch, two steps after the checkpoint of step 15.
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = child_env()
     before_kill = tmp_path / "killed.jsonl"
-    killed = subprocess.run([sys.executable, "-c", KILLER, str(recipe_path), "17", str(before_kill)],
+    killed = subprocess.run([sys.executable, "-c", KILLER, str(recipe_path), str(killed_at), str(before_kill)],
                             env=env, capture_output=True, timeout=300)
     assert killed.returncode == -9
     out = Path(classification_recipe["output"]["dir"])
@@ -183,11 +205,13 @@ def test_resume_after_sigkill_trains_on_the_batches_of_an_uninterrupted_run(
 
     resumed = nlpkit.run(recipe_path, resume=True)
     assert resumed.metrics["training"]["optimizer_steps"] == uninterrupted.metrics["training"]["optimizer_steps"] == 36
-    # Steps 1-15 come from the checkpoint; the resumed run goes on with step 16 of the
-    # same order: every example once per epoch, none twice, as without the crash.
-    checkpointed = [json.loads(line) for line in before_kill.read_text().splitlines()][:15]
-    assert checkpointed == straight[:15]
-    assert trained == straight[15:]
+    # The steps up to the checkpoint come from it; the resumed run goes on with the next
+    # step of the same order: every example once per epoch, none twice, as without the crash.
+    checkpointed = [json.loads(line) for line in before_kill.read_text().splitlines()][:saved_at]
+    assert checkpointed == straight[:saved_at]
+    assert trained == straight[saved_at:]
+    if workers == 0:  # and the same random draws: the very weights of the uninterrupted run
+        assert same_weights(tmp_path / "straight", out)
     assert (out / "logs/metrics.part1.csv").exists()  # the interrupted part of the log is kept
 
 
@@ -229,7 +253,7 @@ def test_ctrl_c_saves_the_step_under_way_and_resume_loses_nothing(
     # periodic checkpoint is at step 5.
     before = tmp_path / "before.jsonl"
     stopped = subprocess.run([sys.executable, "-c", INTERRUPTER, str(recipe_path), "7", str(before)],
-                             capture_output=True, text=True, timeout=300)
+                             env=child_env(), capture_output=True, text=True, timeout=300)
     assert stopped.returncode == 130, stopped.stderr[-2000:]
     out = Path(classification_recipe["output"]["dir"])
     assert f"stopped: interrupted after step 8, saved to {out / 'checkpoints' / 'last.ckpt'}" in stopped.stderr
@@ -244,6 +268,7 @@ def test_ctrl_c_saves_the_step_under_way_and_resume_loses_nothing(
     # (train_seconds is rounded to 0.01 s, and these 28 steps take ~0.2 s)
     assert training["train_examples_per_second"] == pytest.approx(28 * 4 / training["train_seconds"], rel=0.1)
     assert trained == straight[8:]  # from step 9 on: step 8 was trained before the stop
+    assert same_weights(tmp_path / "straight", out)
 
 
 def test_ddp_on_two_cpu_processes_trains_to_the_end(classification_recipe: dict, tmp_path: Path) -> None:
