@@ -179,10 +179,10 @@ def interpolate(value: Any, source: str, key: str = "") -> Any:
 
     def replace(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
+        if default is not None and not os.environ.get(name):
+            return default  # unset or empty, as the shell's ${VAR:-default}
         if name in os.environ:
             return os.environ[name]
-        if default is not None:
-            return default
         raise RecipeError(
             f"{source}: {key} uses ${{{name}}}, but the environment variable {name} is not set "
             f"(set it, or write ${{{name}:-default}})"

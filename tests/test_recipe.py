@@ -43,6 +43,18 @@ def test_environment_interpolation_with_default(tmp_path: Path, data_file: Path,
     assert recipe.output.dir == "runs/x"
 
 
+def test_an_empty_variable_takes_the_default_as_in_the_shell(
+    tmp_path: Path, data_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EMPTY_DATA", "")  # e.g. `NLPKIT_DATA= nlpkit run ...`
+    monkeypatch.setenv("SET_DIR", "runs/set")
+    path = write(tmp_path, f"task: classification\ndata:\n  train: ${{EMPTY_DATA:-{data_file.parent}}}/train.tsv\n"
+                           "output:\n  dir: ${SET_DIR:-runs/x}\n")
+    recipe = load_recipe(path)
+    assert recipe.data.train == str(data_file)
+    assert recipe.output.dir == "runs/set"
+
+
 def test_unset_variable_names_key_and_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NOPE_NOT_SET", raising=False)
     path = write(tmp_path, "task: classification\ndata:\n  train: ${NOPE_NOT_SET}/a.tsv\n")
