@@ -98,6 +98,11 @@ class StopOnInterrupt(pl.Callback):
         sys.stderr.write("\nnlpkit: Ctrl-C: stopping after this training step (Ctrl-C again: at once)\n")
 
     def on_train_batch_end(self, trainer: Any, module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+        self.stop_if_requested(trainer)
+
+    def stop_if_requested(self, trainer: Any) -> None:
+        """Save the trainer's state as the last checkpoint and raise, if Ctrl-C was pressed;
+        also called after ``fit``, for a Ctrl-C during the final validation."""
         if self.requested:
             from nlpkit.errors import TrainingInterrupted
 

@@ -142,11 +142,7 @@ def _run(recipe: Recipe, out: Path, *, resume: bool, worker: bool) -> RunResult:
             val_dataloaders=val_loader,
             ckpt_path=str(out / rundir.CHECKPOINTS / "last.ckpt") if resume else None,
         )
-    if interrupt.requested:  # during the last validation: training is over, but stop as asked
-        from nlpkit.errors import TrainingInterrupted
-
-        trainer.save_checkpoint(interrupt.checkpoint, weights_only=False)
-        raise TrainingInterrupted(trainer.global_step, interrupt.checkpoint)
+    interrupt.stop_if_requested(trainer)  # Ctrl-C in the last validation: training is over, but stop as asked
     if kept_memory is not None and kept_memory.trims:
         log.info("resident memory passed %.1f GB %d times; freed memory was handed back each time",
                  kept_memory.limit / 2**30, kept_memory.trims)

@@ -271,6 +271,41 @@ def test_ctrl_c_saves_the_step_under_way_and_resume_loses_nothing(
     assert same_weights(tmp_path / "straight", out)
 
 
+CTRL_C_IN_LAST_VALIDATION = textwrap.dedent(
+    """
+    import os, signal, sys
+    import nlpkit.cli, nlpkit.module as m
+
+    recipe, last = sys.argv[1], int(sys.argv[2])
+    validation_step = m.TaskModule.validation_step
+
+    def ctrl_c_then_validate(self, batch, batch_idx):
+        if self.global_step == last and batch_idx == 0:
+            os.kill(os.getpid(), signal.SIGINT)
+        return validation_step(self, batch, batch_idx)
+
+    m.TaskModule.validation_step = ctrl_c_then_validate
+    sys.argv = ["nlpkit", "run", recipe]
+    nlpkit.cli.main()
+    """
+)
+
+
+def test_ctrl_c_during_the_final_validation_stops_and_resume_only_exports(
+    classification_recipe: dict, tmp_path: Path
+) -> None:
+    recipe_path = tmp_path / "interrupt.yaml"
+    recipe_path.write_text(yaml.safe_dump(classification_recipe))
+    stopped = subprocess.run([sys.executable, "-c", CTRL_C_IN_LAST_VALIDATION, str(recipe_path), "12"],
+                             env=child_env(), capture_output=True, text=True, timeout=300)
+    assert stopped.returncode == 130, stopped.stderr[-2000:]
+    assert "stopped: interrupted after step 12" in stopped.stderr
+    out = Path(classification_recipe["output"]["dir"])
+    assert not (out / "metrics.json").exists()
+    resumed = nlpkit.run(recipe_path, resume=True)
+    assert resumed.metrics["training"]["optimizer_steps"] == 12 and resumed.metrics["validation"]
+
+
 def test_ddp_on_two_cpu_processes_trains_to_the_end(classification_recipe: dict, tmp_path: Path) -> None:
     recipe_path = tmp_path / "ddp.yaml"
     recipe_path.write_text(yaml.safe_dump(classification_recipe))
