@@ -14,6 +14,7 @@ import pytorch_lightning as pl
 
 if TYPE_CHECKING:  # pragma: no cover
     from nlpkit.cpu import KeptMemoryLimit
+    from nlpkit.errors import TrainingInterrupted
 
 
 class Throughput(pl.Callback):
@@ -97,14 +98,22 @@ class StopOnInterrupt(pl.Callback):
         # Not the logging module: its lock may be held by the code this signal interrupted.
         sys.stderr.write("\nnlpkit: Ctrl-C: stopping after this training step (Ctrl-C again: at once)\n")
 
+    class Stop(Exception):
+        """Raised inside ``fit`` (an ``Exception``: Lightning turns a ``KeyboardInterrupt``
+        into ``sys.exit(1)``); the caller of ``fit`` raises :meth:`interrupted` for it."""
+
     def on_train_batch_end(self, trainer: Any, module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
-        self.stop_if_requested(trainer)
+        if self.requested:
+            trainer.save_checkpoint(self.checkpoint, weights_only=False)
+            raise self.Stop
 
     def stop_if_requested(self, trainer: Any) -> None:
-        """Save the trainer's state as the last checkpoint and raise, if Ctrl-C was pressed;
-        also called after ``fit``, for a Ctrl-C during the final validation."""
+        """After ``fit``, for a Ctrl-C during the final validation: save and stop."""
         if self.requested:
-            from nlpkit.errors import TrainingInterrupted
-
             trainer.save_checkpoint(self.checkpoint, weights_only=False)
-            raise TrainingInterrupted(trainer.global_step, self.checkpoint)
+            raise self.interrupted(trainer)
+
+    def interrupted(self, trainer: Any) -> "TrainingInterrupted":
+        from nlpkit.errors import TrainingInterrupted
+
+        return TrainingInterrupted(trainer.global_step, self.checkpoint)

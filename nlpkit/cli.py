@@ -9,18 +9,22 @@ from typing import Any, Iterator
 
 import click
 
-from nlpkit.errors import DataError, NlpkitError
+from nlpkit.errors import DataError, Interrupted, NlpkitError
 
 
 class _Group(click.Group):
-    """Turns nlpkit's own errors into one paragraph on stderr and exit code 2."""
+    """Turns nlpkit's own errors into one paragraph on stderr and exit code 2, and Ctrl-C
+    into ``stopped: ...`` and exit code 130 (click would print "Aborted!" and exit 1)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except NlpkitError as exc:
+        except (NlpkitError, Interrupted) as exc:
             click.echo(f"{exc.label}: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("stopped: interrupted (Ctrl-C)", err=True)
+            sys.exit(Interrupted.exit_code)
 
 
 @click.group(cls=_Group)
@@ -132,12 +136,9 @@ def _emit(lines: Iterator[str], path: Path | None) -> None:
         for line in lines:
             click.echo(line)
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as handle:
-        count = 0
-        for line in lines:
-            handle.write(line + "\n")
-            count += 1
+    from nlpkit.rundir import write_lines
+
+    count = write_lines(path, lines)
     click.echo(f"wrote {count} lines to {path}", err=True)
 
 

@@ -208,9 +208,12 @@ def encode_split(task: Task, split: Split, tokenizer: "PreTrainedTokenizerBase",
     split.features = encode(task, split.examples, tokenizer, training=training, desc=f"tokenizing {split.name}")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
-    with tmp.open("wb") as handle:
-        pickle.dump(split.features, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    tmp.replace(path)  # atomic: parallel runs never read half a file
+    try:
+        with tmp.open("wb") as handle:
+            pickle.dump(split.features, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(path)  # atomic: parallel runs never read half a file
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 class FeatureDataset:

@@ -36,11 +36,19 @@ class RunDirError(NlpkitError):
     """A run directory is missing, incomplete or in the way."""
 
 
-class TrainingInterrupted(NlpkitError):
-    """Ctrl-C while training: the step under way was finished and saved for ``--resume``."""
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C: the command stopped; the message says what was kept and how to go on.
+
+    A ``KeyboardInterrupt``, not an :class:`NlpkitError`: Python code that lets Ctrl-C
+    through (``except Exception``) still does. The CLI prints it the same way.
+    """
 
     exit_code = 130  # the shell's code for a command ended by SIGINT
     label = "stopped"
+
+
+class TrainingInterrupted(Interrupted):
+    """Ctrl-C while training: the step under way was finished and saved for ``--resume``."""
 
     def __init__(self, step: int, checkpoint: str | Path) -> None:
         self.step = step

@@ -60,15 +60,34 @@ def keep_earlier_log(out: Path) -> None:
         current.rename(out / LOGS / f"metrics.part{parts + 1}.csv")
 
 
+def interrupted(out: Path) -> str:
+    """What a user needs to hear after a Ctrl-C outside the training steps: what is kept
+    and which command picks the run up again."""
+    last = out / CHECKPOINTS / "last.ckpt"
+    if last.exists():
+        return f"interrupted; {last} holds the last saved step: the same command with --resume continues from there"
+    return "interrupted before a checkpoint was saved; the same command starts the run again"
+
+
 def write_json(path: Path, value: Any) -> None:
     path.write_text(json.dumps(value, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def write_lines(path: Path, lines: Iterable[str]) -> None:
+def write_lines(path: Path, lines: Iterable[str]) -> int:
+    """Write ``lines`` to ``path`` all at once: an error or Ctrl-C midway leaves an earlier
+    file of that name as it was. Returns the number of lines."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as handle:
-        for line in lines:
-            handle.write(line + "\n")
+    partial = path.with_name(f".{path.name}.partial")
+    count = 0
+    try:
+        with partial.open("w", encoding="utf-8") as handle:
+            for line in lines:
+                handle.write(line + "\n")
+                count += 1
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return count
 
 
 def plot_learning_curve(out: Path, monitor: str | None) -> Path | None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from nlpkit import rundir
-from nlpkit.errors import RecipeError
+from nlpkit.errors import Interrupted, RecipeError
 from nlpkit.recipe import Recipe, dump_recipe, load_recipe
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -73,6 +73,10 @@ def run(
         (out / rundir.RECIPE).write_text(dump_recipe(recipe), encoding="utf-8")
     try:
         return _run(recipe, out, resume=resume, worker=worker)
+    except Interrupted:
+        raise
+    except KeyboardInterrupt:  # outside the training steps (those stop with TrainingInterrupted)
+        raise Interrupted(rundir.interrupted(out)) from None
     finally:
         if handler is not None:
             logging.getLogger("nlpkit").removeHandler(handler)
@@ -136,12 +140,19 @@ def _run(recipe: Recipe, out: Path, *, resume: bool, worker: bool) -> RunResult:
     val_loader = eval_loader(task, validation.features, tokenizer, recipe.train.eval_batch_size) if validation else None
     interrupt = next(c for c in trainer.callbacks if isinstance(c, StopOnInterrupt))
     with interrupt.armed(enabled=trainer.world_size == 1):
-        trainer.fit(
-            module,
-            train_dataloaders=batches,
-            val_dataloaders=val_loader,
-            ckpt_path=str(out / rundir.CHECKPOINTS / "last.ckpt") if resume else None,
-        )
+        try:
+            trainer.fit(
+                module,
+                train_dataloaders=batches,
+                val_dataloaders=val_loader,
+                ckpt_path=str(out / rundir.CHECKPOINTS / "last.ckpt") if resume else None,
+            )
+        except StopOnInterrupt.Stop:
+            raise interrupt.interrupted(trainer) from None
+        except SystemExit:  # Lightning exits on KeyboardInterrupt: here, the second Ctrl-C
+            if not interrupt.requested:
+                raise
+            raise KeyboardInterrupt from None
     interrupt.stop_if_requested(trainer)  # Ctrl-C in the last validation: training is over, but stop as asked
     if kept_memory is not None and kept_memory.trims:
         log.info("resident memory passed %.1f GB %d times; freed memory was handed back each time",

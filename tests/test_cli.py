@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -26,7 +27,7 @@ def test_recipe_show_prints_the_resolved_recipe(classification_recipe: dict, tmp
     assert invoke("recipe", "check", str(path)).output.startswith(f"{path}: ok")
 
 
-def test_run_predict_and_evaluate(classification_recipe: dict, tmp_path: Path) -> None:
+def test_run_predict_and_evaluate(classification_recipe: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "r.yaml"
     path.write_text(yaml.safe_dump(classification_recipe))
     result = invoke("run", str(path))
@@ -45,6 +46,22 @@ def test_run_predict_and_evaluate(classification_recipe: dict, tmp_path: Path) -
     out_file = tmp_path / "out.jsonl"
     invoke("predict", str(run_dir), "--input", str(as_jsonl), "--output", str(out_file))
     assert [json.loads(l) for l in out_file.read_text().splitlines()] == rows
+
+    # Ctrl-C while the output is written: exit code 130, one line, and the earlier file intact.
+    from nlpkit.predictor import Predictor
+
+    predict_examples = Predictor.predict_examples
+
+    def interrupted_after_one(self, *args, **kwargs):
+        yield predict_examples(self, *args, **kwargs)[0]
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Predictor, "predict_examples", interrupted_after_one)
+    stopped = CliRunner().invoke(main, ["predict", str(run_dir), "--input", str(texts), "--output", str(out_file)])
+    assert stopped.exit_code == 130 and stopped.output == "stopped: interrupted (Ctrl-C)\n"
+    assert [json.loads(l) for l in out_file.read_text().splitlines()] == rows
+    assert [p.name for p in out_file.parent.iterdir() if "partial" in p.name] == []
+    monkeypatch.undo()
 
     evaluated = invoke("evaluate", str(run_dir), "--data", classification_recipe["data"]["validation"])
     metrics = json.loads(evaluated.output)

@@ -306,6 +306,71 @@ def test_ctrl_c_during_the_final_validation_stops_and_resume_only_exports(
     assert resumed.metrics["training"]["optimizer_steps"] == 12 and resumed.metrics["validation"]
 
 
+CTRL_C_WHILE_TOKENIZING = textwrap.dedent(
+    """
+    import os, signal, sys
+    import nlpkit.cli, nlpkit.data as d
+
+    def ctrl_c(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)
+
+    d.encode_split = ctrl_c
+    sys.argv = ["nlpkit", "run", sys.argv[1]]
+    nlpkit.cli.main()
+    """
+)
+
+
+def test_ctrl_c_before_training_says_the_same_command_starts_again(classification_recipe: dict, tmp_path: Path) -> None:
+    recipe_path = tmp_path / "interrupt.yaml"
+    recipe_path.write_text(yaml.safe_dump(classification_recipe))
+    stopped = subprocess.run([sys.executable, "-c", CTRL_C_WHILE_TOKENIZING, str(recipe_path)],
+                             env=child_env(), capture_output=True, text=True, timeout=300)
+    assert stopped.returncode == 130, stopped.stderr[-2000:]
+    assert stopped.stderr.rstrip().endswith(
+        "stopped: interrupted before a checkpoint was saved; the same command starts the run again"
+    )
+    assert "Traceback" not in stopped.stderr and "Aborted" not in stopped.stderr
+    assert nlpkit.run(recipe_path).metrics["validation"]  # as it says
+
+
+TWO_CTRL_C = textwrap.dedent(
+    """
+    import os, signal, sys
+    import nlpkit.cli, nlpkit.module as m
+
+    recipe, step = sys.argv[1], int(sys.argv[2])
+
+    def ctrl_c_twice_at(self, outputs, batch, batch_idx):
+        if self.global_step == step:
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    m.TaskModule.on_train_batch_end = ctrl_c_twice_at
+    sys.argv = ["nlpkit", "run", recipe]
+    nlpkit.cli.main()
+    """
+)
+
+
+def test_a_second_ctrl_c_stops_at_once_and_names_the_checkpoint_to_resume_from(
+    classification_recipe: dict, tmp_path: Path
+) -> None:
+    classification_recipe["train"].update({"checkpoint_every_n_steps": 5})
+    recipe_path = tmp_path / "interrupt.yaml"
+    recipe_path.write_text(yaml.safe_dump(classification_recipe))
+    # Lightning's own answer to a KeyboardInterrupt is sys.exit(1) with no word of what is kept.
+    stopped = subprocess.run([sys.executable, "-c", TWO_CTRL_C, str(recipe_path), "7"],
+                             env=child_env(), capture_output=True, text=True, timeout=300)
+    assert stopped.returncode == 130, stopped.stderr[-2000:]
+    last = Path(classification_recipe["output"]["dir"]) / "checkpoints" / "last.ckpt"
+    assert stopped.stderr.rstrip().endswith(
+        f"stopped: interrupted; {last} holds the last saved step: the same command with --resume continues from there"
+    )
+    resumed = nlpkit.run(recipe_path, resume=True)
+    assert resumed.metrics["training"]["optimizer_steps"] == 12
+
+
 def test_ddp_on_two_cpu_processes_trains_to_the_end(classification_recipe: dict, tmp_path: Path) -> None:
     recipe_path = tmp_path / "ddp.yaml"
     recipe_path.write_text(yaml.safe_dump(classification_recipe))
