@@ -51,21 +51,44 @@ def run(recipe: Path, overrides: tuple[str, ...], resume: bool, overwrite: bool)
         click.echo(f"run directory: {result.run_dir}")
 
 
-def _read_inputs(path: Path) -> Iterator[Any]:
-    """JSONL (one JSON value per line) for .jsonl/.json files, else one text per line."""
+def _read_inputs(path: Path) -> list[tuple[int, Any]]:
+    """(line number, input): JSONL (one JSON value per line) for .jsonl/.json files, else
+    one text per line; blank lines are skipped."""
     is_json = path.suffix.lower() in (".jsonl", ".json", ".ndjson")
-    with path.open(encoding="utf-8-sig") as handle:
-        for number, line in enumerate(handle, start=1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                continue
-            if is_json:
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataError(path, number, f"not valid JSON: {exc.msg}") from None
-            else:
-                yield line
+    inputs: list[tuple[int, Any]] = []
+    try:
+        with path.open(encoding="utf-8-sig") as handle:
+            for number, line in enumerate(handle, start=1):
+                line = line.rstrip("\r\n")
+                if not line.strip():
+                    continue
+                if is_json:
+                    try:
+                        inputs.append((number, json.loads(line)))
+                    except json.JSONDecodeError as exc:
+                        raise DataError(path, number, f"not valid JSON: {exc.msg}") from None
+                else:
+                    inputs.append((number, line))
+    except UnicodeDecodeError as exc:
+        from nlpkit.data import undecodable
+
+        raise undecodable(path, exc, "inputs are read as UTF-8: convert the file (e.g. iconv -t utf-8)") from None
+    if not inputs:
+        raise DataError(path, None, "no inputs: the file is empty or holds only blank lines")
+    return inputs
+
+
+def _examples(task: Any, path: Path, inputs: list[tuple[int, Any]]) -> list[Any]:
+    """The task's examples for ``inputs``; a bad input is reported with its line."""
+    try:
+        return task.examples_from_inputs([value for _, value in inputs])
+    except NlpkitError as exc:
+        for number, value in inputs:  # which line: only on the error path
+            try:
+                task.examples_from_inputs([value])
+            except NlpkitError:
+                raise DataError(path, number, str(exc)) from None
+        raise
 
 
 @main.command()
@@ -79,9 +102,9 @@ def predict(run_dir: Path, input_path: Path, output_path: Path | None, fmt: str)
     """Predict INPUT with the model of RUN_DIR."""
     from nlpkit.predictor import Predictor
 
+    inputs = _read_inputs(input_path)
     predictor = Predictor.load(run_dir)
-    inputs = list(_read_inputs(input_path))
-    examples = predictor.task.examples_from_inputs(inputs)
+    examples = _examples(predictor.task, input_path, inputs)
     predictions = predictor.predict_examples(examples)
     if fmt == "jsonl":
         lines: Iterator[str] = (json.dumps(p, ensure_ascii=False) for p in predictions)
@@ -112,6 +135,8 @@ def evaluate(target: str, overrides: tuple[str, ...], data_path: Path | None, re
     if recipe_path is not None:
         from nlpkit.evaluation import evaluate_checkpoint
 
+        if predictions_path is not None:
+            raise NlpkitError("--predictions applies to run directories only, not to --recipe evaluations")
         metrics = evaluate_checkpoint(recipe_path, target, overrides, data=data_path)
     else:
         if not (Path(target) / MODEL_DIR / TASK_FILE).is_file():
@@ -123,8 +148,13 @@ def evaluate(target: str, overrides: tuple[str, ...], data_path: Path | None, re
             raise NlpkitError("nlpkit evaluate RUN_DIR needs --data FILE (a labelled file)")
         if overrides:
             raise NlpkitError("overrides apply to --recipe evaluations only")
+        from nlpkit.data import read_examples
+
         predictor = Predictor.load(target)
-        examples = predictor.task.read(data_path, "evaluation")
+        hint = "the model's recipe reads data in that encoding (data.encoding): convert the file"
+        examples = read_examples(predictor.task, data_path, "evaluation", hint)
+        for warning in predictor.task.check(examples, "evaluation"):
+            click.echo(f"warning: {data_path}: {warning}", err=True)
         predictions, metrics = predictor.evaluate(examples)
         if predictions_path:
             _emit(predictor.render(examples, predictions, "jsonl"), predictions_path)
@@ -166,6 +196,8 @@ def check(recipe_path: Path, overrides: tuple[str, ...]) -> None:
 
     loaded = load_recipe(recipe_path, overrides)
     click.echo(f"{recipe_path}: ok (task {loaded.task}, output {loaded.output_dir})")
+    if not loaded.data.train:
+        click.echo("note: no data.train, so `nlpkit run` cannot train it; `nlpkit evaluate --recipe` can use it")
 
 
 @main.command()

@@ -21,6 +21,8 @@ from nlpkit.task import Feature, Task
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch.utils.data import DataLoader
+
+    from nlpkit.errors import DataError
     from transformers import PreTrainedTokenizerBase
 
 log = logging.getLogger("nlpkit")
@@ -44,6 +46,39 @@ class Split:
         self.source = self.source or self.path
 
 
+def read_examples(
+    task: Task, path: str | Path, split: str, encoding_hint: str = "set data.encoding to the file's encoding (e.g. latin-1)"
+) -> list[Any]:
+    """``task.read``, with what any reader can meet said as a data error: a file in
+    another encoding than expected (with its line), or one that holds no examples."""
+    from nlpkit.errors import DataError
+
+    try:
+        examples = task.read(Path(path), split)
+    except UnicodeDecodeError as exc:
+        raise undecodable(path, exc, encoding_hint) from None
+    if not examples:
+        raise DataError(path, None, f"no examples could be read for {f'data.{split}' if split in SPLITS else split}")
+    return examples
+
+
+def undecodable(path: str | Path, exc: UnicodeDecodeError, hint: str) -> "DataError":
+    """A DataError at the line of the first byte that is not valid ``exc.encoding``."""
+    from nlpkit.errors import DataError
+
+    raw = Path(path).read_bytes()
+    try:
+        raw.decode(exc.encoding)
+        start = None  # the reader met it elsewhere (a stream); no line to name
+    except UnicodeDecodeError as whole:
+        start = whole.start
+    if start is None:
+        return DataError(path, None, f"not valid {exc.encoding} text; {hint}")
+    line = raw.count(b"\n", 0, start) + 1
+    column = start - (raw.rfind(b"\n", 0, start) + 1) + 1
+    return DataError(path, line, f"not valid {exc.encoding} text (byte 0x{raw[start]:02x} at column {column}); {hint}")
+
+
 def read_splits(task: Task, recipe: Recipe) -> dict[str, Split]:
     """Read train/validation/test through the task, apply limits and validation_split."""
     data = recipe.data
@@ -52,17 +87,9 @@ def read_splits(task: Task, recipe: Recipe) -> dict[str, Split]:
         path = getattr(data, name)
         if not path:
             continue
-        examples = task.read(Path(path), name)
-        if not examples:
-            from nlpkit.errors import DataError
-
-            raise DataError(path, None, f"no examples could be read for data.{name}")
+        examples = read_examples(task, path, name)
         splits[name] = Split(name, examples, str(path))
-    if data.validation_split and "train" in splits:
-        if "validation" in splits:
-            from nlpkit.errors import RecipeError
-
-            raise RecipeError(f"{recipe.source}: give either data.validation or data.validation_split, not both")
+    if data.validation_split and "train" in splits:  # (build_recipe refuses it with data.validation)
         train = splits["train"]
         order = list(range(len(train.examples)))
         random.Random(data.split_seed).shuffle(order)

@@ -22,7 +22,7 @@ def evaluate_checkpoint(
     is used). The head comes from ``Task.build_head`` on that encoder, so this is
     meaningful for tasks whose head is part of the checkpoint (pre-training heads).
     """
-    from nlpkit.data import read_splits
+    from nlpkit.data import read_examples, read_splits
     from nlpkit.encoder import load_encoder, load_tokenizer
     from nlpkit.errors import RecipeError
     from nlpkit.model import TaskModel
@@ -46,7 +46,7 @@ def evaluate_checkpoint(
     if "train" in splits:
         task.setup(splits["train"].examples)  # label maps, as in the run
     if data is not None:
-        examples = task.read(Path(data), "evaluation")
+        examples = read_examples(task, data, "evaluation")
     elif split in splits:
         examples = splits[split].examples
     else:

@@ -33,6 +33,7 @@ class Predictor:
     # -- loading -------------------------------------------------------------------
     @classmethod
     def load(cls, run_dir: str | Path) -> "Predictor":
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
         from transformers import AutoModel, AutoTokenizer
 
@@ -50,16 +51,28 @@ class Predictor:
                 "a run writes it when training ends"
             )
         quiet_transformers()
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        for name in (TASK_FILE, "recipe.yaml", "config.json", HEAD_FILE):
+            if not (model_dir / name).is_file():
+                raise RunDirError(f"{run_dir} is incomplete: {MODEL_DIR}/{name} is missing; train the run again")
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            if not isinstance(meta, dict) or "task" not in meta:
+                raise ValueError("expected an object with a 'task' key")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise RunDirError(f"{meta_path} is damaged ({exc}); train the run again") from None
         raw = read_yaml(model_dir / "recipe.yaml")
         # The data files of the original run need not exist where the model is used.
         recipe = build_recipe(raw, str(model_dir / "recipe.yaml"), check_paths=False)
         task = get_task(meta["task"], source=str(meta_path))(recipe)
         task.load_state_dict(meta.get("state", {}))
-        tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        encoder = AutoModel.from_pretrained(model_dir)
-        head = task.build_head(encoder)
-        head.load_state_dict(load_file(model_dir / HEAD_FILE), strict=False)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(model_dir)
+            encoder = AutoModel.from_pretrained(model_dir)
+            head = task.build_head(encoder)
+            head.load_state_dict(load_file(model_dir / HEAD_FILE), strict=False)
+        except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise RunDirError(f"{model_dir}: the saved model cannot be loaded ({first}); train the run again") from None
         model = TaskModel(encoder, head)
         return cls(task, tokenizer, model, batch_size=meta.get("eval_batch_size", 64), precision=meta.get("precision", "32"))
 

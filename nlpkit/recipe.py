@@ -151,14 +151,32 @@ SECTIONS = ("task", "encoder", "data", "head", "train", "trainer", "output")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
+class _Loader(yaml.SafeLoader):
+    """Safe YAML, with YAML 1.2's floats: PyYAML (YAML 1.1) reads ``1e-4`` as a string."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
+
+
+def parse_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise RecipeError(f"recipe file {path} does not exist")
+    text = path.read_text(encoding="utf-8")
     try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        loaded = parse_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
+        if mark is not None and mark.line >= len(text.splitlines()):  # at the end of the file:
+            mark = getattr(exc, "context_mark", None) or mark  # where the unclosed construct began
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise RecipeError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
     if loaded is None:
@@ -199,7 +217,7 @@ def apply_overrides(raw: dict[str, Any], overrides: Sequence[str], source: str) 
             raise RecipeError(f"override '{item}' is not of the form key.sub=value (e.g. train.epochs=1)")
         dotted, text = item.split("=", 1)
         try:
-            value = yaml.safe_load(text) if text.strip() else None
+            value = parse_yaml(text) if text.strip() else None
         except yaml.YAMLError:
             value = text
         parts = dotted.strip().split(".")
@@ -228,7 +246,8 @@ def _describe(error: Mapping[str, Any], known: Mapping[str, Sequence[str]]) -> s
     if kind == "missing":
         return f"{loc} is required"
     given = error.get("input")
-    return f"{loc}: {error['msg'].lower()}, got {given!r}"
+    message = error["msg"]
+    return f"{loc}: {message[:1].lower()}{message[1:]}, got {given!r}"
 
 
 def _known_keys(model: type[BaseModel], prefix: str = "") -> dict[str, list[str]]:
@@ -259,6 +278,8 @@ def build_recipe(raw: Mapping[str, Any], source: str = "<recipe>", *, check_path
         problems = "; ".join(_describe(e, known) for e in exc.errors())
         raise RecipeError(f"{source}: {problems}") from None
     check_trainer_keys(recipe)
+    if recipe.data.validation and recipe.data.validation_split:
+        raise RecipeError(f"{source}: give either data.validation or data.validation_split, not both")
     if check_paths:
         check_files(recipe)
     return recipe

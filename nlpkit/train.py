@@ -89,6 +89,10 @@ def _run(recipe: Recipe, out: Path, *, resume: bool, worker: bool) -> RunResult:
     import pytorch_lightning as pl
 
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+    # On --resume: the checkpoints are there to be resumed from, and keep_earlier_log has
+    # already moved the earlier metrics.csv aside (Lightning says it would delete it).
+    warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+    warnings.filterwarnings("ignore", message=r"Experiment logs directory .* exists and is not empty")
 
     from nlpkit.callbacks import StopOnInterrupt
     from nlpkit.cpu import KeptMemoryLimit, keep_freed_memory
@@ -234,6 +238,12 @@ def _trainer(
         save_on_train_epoch_end=True, enable_version_counter=False,
     )
     callbacks: list[Any] = [last, timing, StopOnInterrupt(ckpt_dir / "last.ckpt")]
+    if recipe.trainer.get("enable_progress_bar", True) and importlib.util.find_spec("rich") is not None:
+        from pytorch_lightning.callbacks import RichProgressBar
+
+        # Lightning's default Rich bar draws on stdout, among the metrics that `nlpkit run`
+        # prints there; on stderr, `nlpkit run ... > out` keeps out clean (as tqdm does).
+        callbacks.append(RichProgressBar(console_kwargs={"stderr": True}))
     if kept_memory is not None:
         callbacks.append(ReleaseKeptMemory(kept_memory))
     best = None
@@ -262,9 +272,11 @@ def _trainer(
         "enable_model_summary": False,
     }
     kwargs.update(recipe.trainer)  # keys checked against the Trainer's arguments when the recipe loaded
+    from pytorch_lightning.utilities.exceptions import MisconfigurationException
+
     try:
         return pl.Trainer(**kwargs), best
-    except (TypeError, ValueError) as exc:  # Lightning's own validation of values
+    except (TypeError, ValueError, MisconfigurationException) as exc:  # Lightning's own checks of values
         raise RecipeError(f"{recipe.source}: trainer section: {exc}") from None
 
 

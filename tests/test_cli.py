@@ -73,3 +73,58 @@ def test_errors_are_one_paragraph_with_exit_code_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["predict", str(tmp_path), "--input", __file__])
     assert result.exit_code == 2
     assert "is not a finished nlpkit run directory" in result.output
+
+
+def test_bad_inputs_to_predict_and_evaluate_are_one_paragraph_with_file_and_line(
+    classification_recipe: dict, tmp_path: Path
+) -> None:
+    path = tmp_path / "r.yaml"
+    classification_recipe["train"]["epochs"] = 1
+    path.write_text(yaml.safe_dump(classification_recipe))
+    run = CliRunner().invoke(main, ["run", str(path)])
+    assert run.exit_code == 0
+    # Only the results on stdout (the progress bar draws on stderr): `nlpkit run > out` stays clean.
+    assert [line.split(":")[0] for line in run.stdout.splitlines()] == ["validation", "test", "run directory"]
+    run_dir = classification_recipe["output"]["dir"]
+
+    def fails(*args: str) -> str:
+        result = CliRunner().invoke(main, list(args))
+        assert result.exit_code == 2, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        return result.stderr.strip()
+
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n  \n")
+    assert fails("predict", run_dir, "--input", str(empty)) == (
+        f"error: {empty}: no inputs: the file is empty or holds only blank lines"
+    )
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes("fine\nna\u00efve film\n".encode("latin-1"))
+    assert fails("predict", run_dir, "--input", str(latin)).startswith(
+        f"error: {latin}:2: not valid utf-8 text (byte 0xef at column 3); inputs are read as UTF-8"
+    )
+    wrong_key = tmp_path / "in.jsonl"
+    wrong_key.write_text('{"text": "good"}\n{"txt": "bad"}\n')
+    assert fails("predict", run_dir, "--input", str(wrong_key)).startswith(
+        f"error: {wrong_key}:2: task classification predicts from texts"
+    )
+
+    header_only = tmp_path / "header.tsv"
+    header_only.write_text("sentence\tlabel\n")
+    assert fails("evaluate", run_dir, "--data", str(header_only)) == (
+        f"error: {header_only}: no examples could be read for evaluation"
+    )
+    unseen = tmp_path / "unseen.tsv"
+    unseen.write_text("sentence\tlabel\ngood film\tpositive\n")
+    scored = CliRunner().invoke(main, ["evaluate", run_dir, "--data", str(unseen)])
+    assert scored.exit_code == 0 and json.loads(scored.stdout)["accuracy"] == 0.0
+    assert f"warning: {unseen}: 1 example(s) have labels unseen in training (positive; lines 2)" in scored.stderr
+
+    assert "--predictions applies to run directories only" in fails(
+        "evaluate", run_dir, "--recipe", str(path), "--predictions", str(tmp_path / "p.jsonl")
+    )
+
+    (Path(run_dir) / "model" / "head.safetensors").unlink()
+    assert fails("predict", run_dir, "--input", str(wrong_key)) == (
+        f"error: {run_dir} is incomplete: model/head.safetensors is missing; train the run again"
+    )

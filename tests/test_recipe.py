@@ -108,7 +108,34 @@ def test_unknown_task_lists_registered_tasks(tmp_path: Path) -> None:
 
 def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
     path = write(tmp_path, "task: classification\ndata: [unclosed\n")
-    with pytest.raises(RecipeError, match=r"recipe\.yaml:\d+: not valid YAML"):
+    # PyYAML finds the problem at the end of the file; the line to fix is where "[" opened.
+    with pytest.raises(RecipeError, match=r"recipe\.yaml:2: not valid YAML"):
+        load_recipe(path)
+    path = write(tmp_path, "task: classification\ndata:\n  train: a\n   bad: indent\n")
+    with pytest.raises(RecipeError, match=r"recipe\.yaml:4: not valid YAML"):
+        load_recipe(path)
+
+
+def test_exponent_numbers_are_floats_in_files_and_overrides(tmp_path: Path, data_file: Path) -> None:
+    # YAML 1.1 (PyYAML) reads 1e-4 as a string; the typed keys would convert it anyway, the
+    # free-form sections passed to Lightning and to the encoder's config would not.
+    path = write(tmp_path, f"task: classification\ndata:\n  train: {data_file}\ntrainer:\n  gradient_clip_val: 5e-1\n")
+    recipe = load_recipe(path, ["encoder.config.hidden_dropout_prob=2E-1", "trainer.val_check_interval=1e+0"])
+    assert recipe.trainer == {"gradient_clip_val": 0.5, "val_check_interval": 1.0}
+    assert recipe.encoder.config == {"hidden_dropout_prob": 0.2}
+    assert apply_overrides({}, ["a=1e5x", "b=e5", "c=10"], "s") == {"a": "1e5x", "b": "e5", "c": 10}
+
+
+def test_validation_file_and_validation_split_together_fail_at_check(tmp_path: Path, data_file: Path) -> None:
+    path = write(tmp_path, f"task: classification\ndata:\n  train: {data_file}\n  validation: {data_file}\n"
+                           "  validation_split: 0.1\n")
+    with pytest.raises(RecipeError, match="give either data.validation or data.validation_split, not both"):
+        load_recipe(path)
+
+
+def test_type_messages_keep_the_names_of_types(tmp_path: Path, data_file: Path) -> None:
+    path = write(tmp_path, "task: classification\ndata: 5\n")
+    with pytest.raises(RecipeError, match=r"data: input should be a valid dictionary or instance of ClassificationData"):
         load_recipe(path)
 
 

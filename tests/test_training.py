@@ -452,3 +452,13 @@ def test_the_last_steps_after_the_final_validation_are_scored_and_can_be_the_mod
 def test_a_run_validated_at_its_last_step_is_not_validated_again(classification_recipe: dict) -> None:
     result = nlpkit.run(classification_recipe)
     assert "were not validated yet" not in (result.run_dir / "train.log").read_text(encoding="utf-8")
+
+
+def test_an_accelerator_the_machine_lacks_is_a_recipe_error(classification_recipe: dict) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    classification_recipe["trainer"] = {"accelerator": "gpu"}
+    with pytest.raises(RecipeError, match=r"trainer section: No supported gpu backend found"):
+        nlpkit.run(classification_recipe)

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import csv
 import json
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Literal, Sequence
 
-from nlpkit.errors import DataError
+from nlpkit.errors import DataError, RowErrors
 
 Format = Literal["auto", "tsv", "csv", "jsonl", "lines"]
 Column = str | int
@@ -23,6 +24,10 @@ class Record:
 
     line: int
     values: dict[str, Any]
+    kind: Literal["column", "key"] = "column"
+    """What a value is addressed by, for messages: a JSON object's "key", else a "column"."""
+    indexed: bool = False
+    """A row without header: its columns are addressed by index ("0", "1"…)."""
 
 
 def detect_format(path: Path, fmt: Format) -> Format:
@@ -44,12 +49,23 @@ def read_records(
     header: bool | None = None,
     delimiter: str | None = None,
     encoding: str = "utf-8-sig",
+    errors: RowErrors | None = None,
 ) -> Iterator[Record]:
     """Yield the rows of ``path``. For delimited files ``header=None`` means: the first
     row is a header if it names one of ``columns``; without a header, columns are
     addressed by index (``"0"``, ``"1"``…). ``lines`` splits each line once on
-    ``delimiter`` (default: a space), e.g. TREC's ``LABEL question``."""
+    ``delimiter`` (default: a space), e.g. TREC's ``LABEL question``.
+
+    Malformed rows (not JSON, a column count unlike the header's or, without a header,
+    unlike most rows of the file) go to ``errors``: raised, or skipped and counted
+    (default: raised). A broken CSV quote stops the reading in either case: where the
+    next row begins is unknown."""
     fmt = detect_format(path, fmt)
+    if errors is None:
+        errors = RowErrors(path)
+    if fmt not in ("jsonl", "lines"):
+        yield from _delimited(path, fmt, columns, header, delimiter, encoding, errors)
+        return
     with path.open(encoding=encoding, newline="") as handle:
         if fmt == "jsonl":
             for number, text in enumerate(handle, start=1):
@@ -58,46 +74,104 @@ def read_records(
                 try:
                     value = json.loads(text)
                 except json.JSONDecodeError as exc:
-                    raise DataError(path, number, f"not valid JSON: {exc.msg}") from None
+                    errors.add(number, f"not valid JSON: {exc.msg}")
+                    continue
                 if not isinstance(value, dict):
-                    raise DataError(path, number, f"expected a JSON object per line, got {type(value).__name__}")
-                yield Record(number, value)
-            return
-        if fmt == "lines":
-            sep = delimiter or " "
-            for number, text in enumerate(handle, start=1):
-                text = text.rstrip("\r\n")
-                if not text.strip():
+                    errors.add(number, f"expected a JSON object per line, got {type(value).__name__}")
                     continue
-                parts = text.split(sep, 1)
-                yield Record(number, {str(i): p for i, p in enumerate(parts)})
+                yield Record(number, value, kind="key")
             return
-        sep = delimiter or ("\t" if fmt == "tsv" else ",")
-        quoting = csv.QUOTE_NONE if fmt == "tsv" else csv.QUOTE_MINIMAL
-        reader = csv.reader(handle, delimiter=sep, quoting=quoting)
-        names: list[str] | None = None
-        for row in reader:
-            number = reader.line_num
-            if not any(cell.strip() for cell in row):
+        # lines: the text after the first delimiter may hold more delimiters (maxsplit 1),
+        # so a line has no column count to check.
+        sep = delimiter or " "
+        for number, text in enumerate(handle, start=1):
+            text = text.rstrip("\r\n")
+            if not text.strip():
                 continue
-            if names is None and header is not False:
-                named = {str(c) for c in columns if isinstance(c, str)}
-                if header or (named & {cell.strip() for cell in row}):
-                    names = [cell.strip() for cell in row]
-                    continue
-                header = False
-            if names is not None:
-                if len(row) != len(names):
-                    raise DataError(path, number, f"expected {len(names)} columns ({', '.join(names)}), found {len(row)}")
-                yield Record(number, dict(zip(names, row)))
-            else:
-                yield Record(number, {str(i): cell for i, cell in enumerate(row)})
+            parts = text.split(sep, 1)
+            yield Record(number, {str(i): p for i, p in enumerate(parts)}, indexed=True)
+
+
+def _delimited(
+    path: Path,
+    fmt: Format,
+    columns: Sequence[Column],
+    header: bool | None,
+    delimiter: str | None,
+    encoding: str,
+    errors: RowErrors,
+) -> Iterator[Record]:
+    rows = list(_rows(path, fmt, delimiter, encoding))
+    if not rows:
+        return
+    named = {str(c) for c in columns if isinstance(c, str)}
+    first = [cell.strip() for cell in rows[0][1]]
+    if header or (header is None and named & set(first)):
+        names = first
+        for number, row in rows[1:]:
+            if len(row) != len(names):
+                errors.add(number, f"expected {len(names)} columns ({', '.join(names)}), found {len(row)}")
+                continue
+            yield Record(number, dict(zip(names, row)))
+        return
+    # No header: the rows' usual width stands in for it (ties: the earliest row's), so a
+    # row with a tab inside its text, or a cell too few, is not read with shifted or
+    # dropped columns.
+    width = Counter(len(row) for _, row in rows).most_common(1)[0][0]
+    for number, row in rows:
+        if len(row) != width:
+            errors.add(number, f"expected {width} columns (as on most rows of this file), found {len(row)}")
+            continue
+        yield Record(number, {str(i): cell for i, cell in enumerate(row)}, indexed=True)
+
+
+def _rows(path: Path, fmt: Format, delimiter: str | None, encoding: str) -> Iterator[tuple[int, list[str]]]:
+    """The non-blank rows of a delimited file, each with the line it starts on (a quoted
+    field may run over several lines)."""
+    sep = delimiter or ("\t" if fmt == "tsv" else ",")
+    quoting = csv.QUOTE_NONE if fmt == "tsv" else csv.QUOTE_MINIMAL
+    with path.open(encoding=encoding, newline="") as handle:
+        # strict: a quote left open or followed by more text is an error, not glued to
+        # the next rows.
+        reader = csv.reader(handle, delimiter=sep, quoting=quoting, strict=quoting != csv.QUOTE_NONE)
+        start = 1
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise DataError(path, start, _csv_problem(str(exc), sep, quoting)) from None
+            number, start = start, reader.line_num + 1
+            if any(cell.strip() for cell in row):
+                yield number, row
+
+
+def _csv_problem(message: str, sep: str, quoting: int) -> str:
+    quoted = quoting != csv.QUOTE_NONE
+    if message == "unexpected end of data" and quoted:
+        return "a quoted field that starts on this row is never closed (no closing '\"' before the end of the file)"
+    if message.startswith("field larger than field limit"):
+        limit = csv.field_size_limit()
+        hint = "; is a '\"' left open on this row?" if quoted else ""
+        return f"a field is longer than {limit} characters (the csv module's limit){hint}"
+    if message.endswith("expected after '\"'"):
+        return f"expected {sep!r} or the end of the line after the closing '\"' of a quoted field, found more text"
+    return f"cannot be read as {'CSV' if quoted else 'TSV'}: {message}"
 
 
 def pick(record: Record, column: Column, path: Path, what: str) -> Any:
     """The value of ``column`` in ``record``; a missing column names file and line."""
     key = str(column)
     if key not in record.values:
+        if record.kind == "key":
+            known = ", ".join(repr(k) for k in record.values) or "none"
+            raise DataError(path, record.line, f"no {what} key {key!r} (keys: {known})")
+        if record.indexed and key.isdigit():
+            found = len(record.values)
+            raise DataError(
+                path, record.line, f"expected a {what} in column {key}, found {found} column{'' if found == 1 else 's'}"
+            )
         known = ", ".join(record.values) or "none"
         raise DataError(path, record.line, f"no {what} column {column!r} (columns: {known})")
     return record.values[key]

@@ -86,6 +86,7 @@ class ClassificationTask(Task[TextExample]):
             header=opts.header,
             delimiter=opts.delimiter,
             encoding=opts.encoding,
+            errors=errors,
         ):
             try:
                 examples.append(self.example_from_record(record, path))
@@ -105,7 +106,8 @@ class ClassificationTask(Task[TextExample]):
         for name in names:
             if name in record.values:
                 return name
-        return index
+        # A JSON object has no column order: name the usual key rather than an index.
+        return names[0] if record.kind == "key" else index
 
     def example_from_record(self, record: Record, path: Path) -> TextExample:
         opts = self.data_options
@@ -113,14 +115,16 @@ class ClassificationTask(Task[TextExample]):
         label_col = self._column(record, opts.label_column, LABEL_NAMES, 0)
         text = pick(record, text_col, path, "text")
         if not isinstance(text, str) or not text.strip():
-            raise BadRow(f"empty text (column {text_col!r})")
+            raise BadRow(f"empty text ({record.kind} {text_col!r})")
         raw = record.values.get(str(label_col))
-        return TextExample(text.strip(), self.parse_label(raw, label_col), record.values.get("id"), record.line)
+        label = self.parse_label(raw, label_col, record.kind)
+        return TextExample(text.strip(), label, record.values.get("id"), record.line)
 
-    def parse_label(self, raw: Any, column: Column) -> str | list[str]:
+    def parse_label(self, raw: Any, column: Column, kind: str = "column") -> str | list[str]:
+        """``kind``: what ``column`` is, for messages ("key" in a JSON object)."""
         opts = self.data_options
         if raw is None or (isinstance(raw, str) and not raw.strip()) or raw == []:
-            raise BadRow(f"missing label (column {column!r})")
+            raise BadRow(f"missing label ({kind} {column!r})")
         if self.head_options.multi_label:
             values = raw if isinstance(raw, list) else str(raw).split(opts.label_separator)
             return sorted({self._clean(v) for v in values if str(v).strip()})

@@ -83,9 +83,9 @@ class ScoredTask(ClassificationTask):
         return self.head_options.type == "regression"
 
     # -- labels ----------------------------------------------------------------------
-    def parse_label(self, raw: Any, column: Column) -> Any:
+    def parse_label(self, raw: Any, column: Column, kind: str = "column") -> Any:
         if raw is None or (isinstance(raw, str) and not raw.strip()):
-            raise BadRow(f"missing label (column {column!r})")
+            raise BadRow(f"missing label ({kind} {column!r})")
         label_map = getattr(self.data_options, "label_map", None)
         if label_map:
             key = str(raw).strip()
@@ -93,7 +93,7 @@ class ScoredTask(ClassificationTask):
                 raise BadRow(f"label {key!r} (column {column!r}) is not in data.label_map ({', '.join(label_map)})")
             raw = label_map[key]
         if not self.regression:
-            return super().parse_label(raw, column)
+            return super().parse_label(raw, column, kind)
         try:
             value = float(raw)
         except (TypeError, ValueError):

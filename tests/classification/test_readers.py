@@ -105,3 +105,97 @@ def test_multilabel_reading_and_metrics(tmp_path: Path) -> None:
     task.setup(examples)
     metrics = task.compute_metrics(examples, [{"labels": ["x", "y"]}, {"labels": ["x", "y"]}])
     assert metrics["accuracy"] == 0.5 and metrics["per_class"]["y"]["recall"] == 1.0
+
+
+def test_on_error_skip_skips_a_row_with_the_wrong_column_count(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    text = "sentence\tlabel\ngood\t1\nbad\t0\nok\t1\nworse\t0\textra\nfine\t1\n"
+    path = write(tmp_path, "mixed.tsv", text)
+    with pytest.raises(DataError) as err:
+        task_for({}).read(path, "train")
+    assert str(err.value) == f"{path}:5: expected 2 columns (sentence, label), found 3"
+    examples = task_for({"on_error": "skip"}).read(path, "train")
+    assert [e.line for e in examples] == [2, 3, 4, 6]
+    assert "skipped 1 malformed rows" in caplog.text
+    assert "line 5: expected 2 columns (sentence, label), found 3" in caplog.text
+
+
+def test_headerless_row_with_a_different_column_count_is_reported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = write(tmp_path, "nohdr.tsv", "1\tgood film\n0\tbad film\textra\tmore\n1\tnice\n0\tdull\n")
+    with pytest.raises(DataError) as err:
+        task_for({"format": "tsv"}).read(path, "train")
+    assert str(err.value) == f"{path}:2: expected 2 columns (as on most rows of this file), found 4"
+    examples = task_for({"format": "tsv", "on_error": "skip"}).read(path, "train")
+    assert [(e.text, e.line) for e in examples] == [("good film", 1), ("nice", 3), ("dull", 4)]
+    assert "skipped 1 malformed rows" in caplog.text
+
+
+def test_headerless_odd_first_row_is_the_one_reported(tmp_path: Path) -> None:
+    path = write(tmp_path, "first.csv", "3,a text,x\n1,plain\n0,more\n")
+    with pytest.raises(DataError) as err:
+        task_for({"header": False}).read(path, "train")
+    assert str(err.value) == f"{path}:1: expected 2 columns (as on most rows of this file), found 3"
+
+
+def test_lines_format_keeps_delimiters_inside_the_text(tmp_path: Path) -> None:
+    path = write(tmp_path, "plain.txt", "pos\tgood\tfilm\nneg\tbad film\n")
+    examples = task_for({"format": "lines", "delimiter": "\t"}).read(path, "train")
+    assert [(e.text, e.label) for e in examples] == [("good\tfilm", "pos"), ("bad film", "neg")]
+
+
+def test_jsonl_missing_label_names_the_key(tmp_path: Path) -> None:
+    path = write(tmp_path, "ml.jsonl", '{"text": "a", "label": "x"}\n{"text": "b"}\n')
+    with pytest.raises(DataError) as err:
+        task_for({}).read(path, "train")
+    assert str(err.value) == f"{path}:2: missing label (key 'label')"
+
+
+def test_jsonl_missing_text_names_the_key(tmp_path: Path) -> None:
+    path = write(tmp_path, "mt.jsonl", '{"body": "a", "label": "x"}\n')
+    with pytest.raises(DataError) as err:
+        task_for({}).read(path, "train")
+    assert str(err.value) == f"{path}:1: no text key 'text' (keys: 'body', 'label')"
+
+
+def test_jsonl_line_that_is_not_json_is_skipped_with_on_error_skip(tmp_path: Path) -> None:
+    path = write(tmp_path, "bad.jsonl", '{"text": "a", "label": "x"}\n{"text": "b", \n{"text": "c", "label": "y"}\n')
+    with pytest.raises(DataError, match=r"bad\.jsonl:2: not valid JSON"):
+        task_for({}).read(path, "train")
+    assert [e.text for e in task_for({"on_error": "skip"}).read(path, "train")] == ["a", "c"]
+
+
+def test_one_column_file_says_which_column_was_expected(tmp_path: Path) -> None:
+    path = write(tmp_path, "nohdr.tsv", "\n\n1\n0\n")
+    with pytest.raises(DataError) as err:
+        task_for({"header": False}).read(path, "train")
+    assert str(err.value) == f"{path}:3: expected a text in column 1, found 1 column"
+
+
+def test_unterminated_csv_quote_is_reported_where_its_row_starts(tmp_path: Path) -> None:
+    path = write(tmp_path, "q.csv", 'sentence,label\ngood,1\n"unterminated,0\nfine,1\n')
+    with pytest.raises(DataError) as err:
+        task_for({"on_error": "skip"}).read(path, "train")
+    assert str(err.value) == (
+        f"{path}:3: a quoted field that starts on this row is never closed (no closing '\"' before the end of the file)"
+    )
+
+
+def test_text_after_a_closing_csv_quote_is_reported_where_its_row_starts(tmp_path: Path) -> None:
+    path = write(tmp_path, "q2.csv", 'label,text\n1,good\n0,"bad\nfilm\n1,"fine" film\n')
+    with pytest.raises(DataError) as err:
+        task_for({}).read(path, "train")
+    assert str(err.value) == (
+        f"{path}:3: expected ',' or the end of the line after the closing '\"' of a quoted field, found more text"
+    )
+
+
+def test_lines_after_a_multiline_quoted_field_keep_their_numbers(tmp_path: Path) -> None:
+    path = write(tmp_path, "ml.csv", 'label,text\n1,"two\nlines"\n0,a,b\n1,ok\n')
+    with pytest.raises(DataError) as err:
+        task_for({}).read(path, "train")
+    assert str(err.value) == f"{path}:4: expected 2 columns (label, text), found 3"
+    examples = task_for({"on_error": "skip"}).read(path, "train")
+    assert [(e.text, e.line) for e in examples] == [("two\nlines", 2), ("ok", 5)]
