@@ -6,13 +6,13 @@ Every record keeps its file and line so that a bad row is reported where it is.
 from __future__ import annotations
 
 import csv
-import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Literal, Sequence
 
 from nlpkit.errors import DataError, RowErrors
+from nlpkit.jsonl import json_objects
 
 Format = Literal["auto", "tsv", "csv", "jsonl", "lines"]
 Column = str | int
@@ -68,17 +68,7 @@ def read_records(
         return
     with path.open(encoding=encoding, newline="") as handle:
         if fmt == "jsonl":
-            for number, text in enumerate(handle, start=1):
-                if not text.strip():
-                    continue
-                try:
-                    value = json.loads(text)
-                except json.JSONDecodeError as exc:
-                    errors.add(number, f"not valid JSON: {exc.msg}")
-                    continue
-                if not isinstance(value, dict):
-                    errors.add(number, f"expected a JSON object per line, got {type(value).__name__}")
-                    continue
+            for number, value in json_objects(handle, errors):
                 yield Record(number, value, kind="key")
             return
         # lines: the text after the first delimiter may hold more delimiters (maxsplit 1),

@@ -9,12 +9,13 @@ drops its sentence and is counted in ``ReadResult.skipped``.
 
 from __future__ import annotations
 
-import json
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Literal, Sequence
 
 from nlpkit.errors import DataError, RowErrors
+from nlpkit.jsonl import json_objects
 from nlpkit_ner import schemes
 from nlpkit_ner.alignment import split_words
 
@@ -79,21 +80,16 @@ def read(path: str | Path, options: ReadOptions) -> ReadResult:
     if fmt == "auto":
         fmt = "jsonl" if path.suffix.lower() in (".jsonl", ".json", ".ndjson") else "conll"
     errors = RowErrors(path, options.on_error)  # raises at once, or counts and reports
-    reader = _conll_rows if fmt == "conll" else _jsonl_rows
-    rows = list(reader(path, options, errors.add))
+    rows = list(_conll_rows(path, options, errors.add) if fmt == "conll" else _jsonl_rows(path, options, errors))
     result = _check_tags(path, rows, options, errors.add)
     errors.report()
     result.skipped = list(errors.skipped)
     return result
 
 
-def _conll_rows(path: Path, options: ReadOptions, fail: Any) -> Iterator[_Rows]:
-    columns: int | None = None
-    first_line = 0
-    words: list[str] = []
-    tags: list[str] = []
-    lines: list[int] = []
-    bad = False
+def _conll_lines(path: Path, options: ReadOptions) -> Iterator[tuple[int, str, list[str] | None]]:
+    """(line number, line, cells) of every line; cells are None at a sentence break
+    (a blank or whitespace-only line, or -DOCSTART-)."""
     with path.open(encoding=options.encoding, newline=None) as handle:
         for number, raw in enumerate(handle, start=1):
             # Whitespace-only lines separate sentences too; a set separator keeps empty cells.
@@ -101,41 +97,68 @@ def _conll_rows(path: Path, options: ReadOptions, fail: Any) -> Iterator[_Rows]:
                 parts = [p.strip() for p in raw.rstrip("\r\n").split(options.separator)]
             else:
                 parts = raw.split()
-            if not raw.strip() or parts[0] == DOCSTART:
-                if words and not bad:
-                    yield _Rows(words, tags, lines)
-                words, tags, lines, bad = [], [], [], False
-                continue
-            if columns is None:
-                columns, first_line = len(parts), number
-                for name, index in (("token_column", options.token_column), ("tag_column", options.tag_column)):
-                    if not -columns <= index < columns:
-                        raise DataError(path, number, f"data.{name} = {index}, but the line has {columns} columns")
-            if len(parts) != columns:
-                fail(number, f"expected {columns} columns (as on line {first_line}), found {len(parts)}: {raw.strip()!r}")
-                bad = True
-                continue
-            words.append(parts[options.token_column])
-            tags.append(parts[options.tag_column])
-            lines.append(number)
+            yield number, raw, None if not raw.strip() or parts[0] == DOCSTART else parts
+
+
+def _conll_rows(path: Path, options: ReadOptions, fail: Any) -> Iterator[_Rows]:
+    columns, first_line = _usual_width(path, options)
+    words: list[str] = []
+    tags: list[str] = []
+    lines: list[int] = []
+    bad = False
+    for number, raw, parts in _conll_lines(path, options):
+        if parts is None:
+            if words and not bad:
+                yield _Rows(words, tags, lines)
+            words, tags, lines, bad = [], [], [], False
+            continue
+        if len(parts) != columns:
+            fail(number, f"expected {columns} columns (as on line {first_line}), found {len(parts)}: {raw.strip()!r}")
+            bad = True
+            continue
+        words.append(parts[options.token_column])
+        tags.append(parts[options.tag_column])
+        lines.append(number)
     if words and not bad:
         yield _Rows(words, tags, lines)
 
 
-def _jsonl_rows(path: Path, options: ReadOptions, fail: Any) -> Iterator[_Rows]:
+def _usual_width(path: Path, options: ReadOptions) -> tuple[int, int]:
+    """The column count of most word lines (ties: the earliest line's) and the first line
+    that has it, so that a line with a cell too few is the line reported, even the first
+    one. Checks that the token and tag columns exist and differ."""
+    counts: Counter[int] = Counter()
+    first: dict[int, int] = {}
+    for number, _, parts in _conll_lines(path, options):
+        if parts is not None:
+            counts[len(parts)] += 1
+            first.setdefault(len(parts), number)
+    if not counts:
+        return 0, 0
+    columns = counts.most_common(1)[0][0]
+    first_line = first[columns]
+    for name, index in (("token_column", options.token_column), ("tag_column", options.tag_column)):
+        if not -columns <= index < columns:
+            raise DataError(path, first_line, f"data.{name} = {index}, but the line has {columns} columns")
+    if options.token_column % columns == options.tag_column % columns:
+        if columns == 1:
+            message = "expected a word and its tag on each line, found 1 column (NER data files hold gold tags)"
+        else:
+            message = (
+                f"data.token_column = {options.token_column} and data.tag_column = {options.tag_column} are the same "
+                f"column of the {columns}: set them to the word's and the tag's"
+            )
+        raise DataError(path, first_line, message)
+    return columns, first_line
+
+
+def _jsonl_rows(path: Path, options: ReadOptions, errors: RowErrors) -> Iterator[_Rows]:
     with path.open(encoding=options.encoding) as handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            try:
-                record = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                fail(number, f"not valid JSON: {exc.msg} (column {exc.colno})")
-                continue
+        for number, record in json_objects(handle, errors, "a JSON object with 'tokens' or 'text'"):
             try:
                 yield _record_rows(record, number)
             except ValueError as exc:
-                fail(number, str(exc))
+                errors.add(number, str(exc))
 
 
 def _record_rows(record: Any, number: int) -> _Rows:

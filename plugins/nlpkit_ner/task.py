@@ -113,9 +113,13 @@ class NerTask(Task[NerExample]):
         from nlpkit_ner.alignment import split_words
 
         examples = []
-        for item in inputs:
-            if isinstance(item, dict):
-                item = item.get("tokens", item.get("text"))
+        for given in inputs:
+            item = given
+            if isinstance(given, dict):
+                item = given.get("tokens", given.get("text"))
+                if item is None:
+                    keys = ", ".join(repr(k) for k in given) or "none"
+                    raise NlpkitError(f"task ner predicts from an object with a 'text' or 'tokens' key; keys: {keys}")
             if isinstance(item, str):
                 offsets = split_words(item)
                 examples.append(NerExample([item[s:e] for s, e in offsets], text=item, offsets=offsets))
@@ -123,7 +127,7 @@ class NerTask(Task[NerExample]):
                 examples.append(NerExample(list(item)))
             else:
                 raise NlpkitError(
-                    f"task ner predicts from texts, lists of words, or {{'text'|'tokens': ...}} objects; got {item!r:.80}"
+                    f"task ner predicts from texts, lists of words, or {{'text'|'tokens': ...}} objects; got {given!r:.80}"
                 )
         return examples
 

@@ -90,16 +90,16 @@ class ScoredTask(ClassificationTask):
         if label_map:
             key = str(raw).strip()
             if key not in label_map:
-                raise BadRow(f"label {key!r} (column {column!r}) is not in data.label_map ({', '.join(label_map)})")
+                raise BadRow(f"label {key!r} ({kind} {column!r}) is not in data.label_map ({', '.join(label_map)})")
             raw = label_map[key]
         if not self.regression:
             return super().parse_label(raw, column, kind)
         try:
             value = float(raw)
         except (TypeError, ValueError):
-            raise BadRow(f"label {raw!r} (column {column!r}) is not a number (head.type: regression)") from None
+            raise BadRow(f"label {raw!r} ({kind} {column!r}) is not a number (head.type: regression)") from None
         if not math.isfinite(value):
-            raise BadRow(f"label {raw!r} (column {column!r}) is not a finite number")
+            raise BadRow(f"label {raw!r} ({kind} {column!r}) is not a finite number")
         return value
 
     def setup(self, train: Sequence[Any]) -> None:

@@ -22,7 +22,7 @@ from nlpkit.task import Feature, Task
 from nlpkit_classification.readers import Column
 from nlpkit_classification.task import BadRow
 from nlpkit_pair.pair import PairColumns, PairExample, PairTask
-from nlpkit_pretrain.corpus import read_documents, sentence_pairs
+from nlpkit_pretrain.corpus import no_text, read_documents, sentence_pairs
 from nlpkit_pretrain.task import CorpusOptions
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -104,6 +104,8 @@ class NspTask(PairTask):
             path, boundary=opts.document_boundary, text_field=opts.text_field, encoding=opts.encoding,
             on_error=opts.on_error,
         )
+        if not documents:
+            raise no_text(path, text_field=opts.text_field, encoding=opts.encoding)
         held_out = opts.validation_documents
         if held_out and opts.train and Path(path).resolve() == Path(opts.train).resolve():
             if held_out >= len(documents):
@@ -127,12 +129,12 @@ class NspTask(PairTask):
             for p in pairs
         ]
 
-    def parse_label(self, raw: Any, column: Column) -> str:
+    def parse_label(self, raw: Any, column: Column, kind: str = "column") -> str:
         if raw is None or (isinstance(raw, str) and not raw.strip()):
-            raise BadRow(f"missing label (column {column!r})")
+            raise BadRow(f"missing label ({kind} {column!r})")
         label = LABEL_WORDS.get(str(raw).strip().lower())
         if label is None:
-            raise BadRow(f"label {raw!r} (column {column!r}) is not an NSP label (is_next/not_next, 1/0, true/false)")
+            raise BadRow(f"label {raw!r} ({kind} {column!r}) is not an NSP label (is_next/not_next, 1/0, true/false)")
         return label
 
     # -- labels ----------------------------------------------------------------------

@@ -77,20 +77,28 @@ class PairTask(ScoredTask):
             ("text_b", opts.text_b_column, TEXT_B_NAMES, 2),
         ):
             column = self._column(record, given, names, index)
+            kind = record.kind
             if str(column) not in record.values:
-                # A one-text file given to a pair task: say so, not just "column missing".
                 tried = "" if given is not None else f" (tried {', '.join(names)})"
+                if kind == "key":
+                    # One JSON line without the key: a bad row (skippable), named by its keys.
+                    keys = ", ".join(repr(k) for k in record.values) or "none"
+                    hint = "" if given is not None else f"; set data.{what}_column if the file names it otherwise"
+                    raise BadRow(f"no {what} key {column!r}{tried}; keys: {keys}{hint}")
+                # A one-text file given to a pair task: say so, not just "column missing".
                 raise DataError(
                     path, record.line,
                     f"task {self.name} reads two texts per row, but there is no {what} column {column!r}{tried}; "
                     f"columns: {', '.join(record.values) or 'none'}. Set data.{what}_column",
                 )
             value = record.values[str(column)]
+            if value is not None and not isinstance(value, str):
+                raise BadRow(f"{what} ({kind} {column!r}) must be a string, got {type(value).__name__} {value!r:.40}")
             if not isinstance(value, str) or not value.strip():
-                raise BadRow(f"empty {what} (column {column!r})")
+                raise BadRow(f"empty {what} ({kind} {column!r})")
             texts[what] = value.strip()
         label_col = self._column(record, opts.label_column, PAIR_LABEL_NAMES, 0)
-        label = self.parse_label(record.values.get(str(label_col)), label_col)
+        label = self.parse_label(record.values.get(str(label_col)), label_col, record.kind)
         return PairExample(texts["text_a"], texts["text_b"], label, _as_id(record.values.get("id")), record.line)
 
     def _clean(self, value: Any) -> str:
@@ -104,7 +112,10 @@ class PairTask(ScoredTask):
             elif isinstance(item, dict) and isinstance(item.get("text_a"), str) and isinstance(item.get("text_b"), str):
                 examples.append(PairExample(item["text_a"], item["text_b"], id=item.get("id")))
             else:
-                hint = "; one pair is a tuple: predict(('text a', 'text b'))" if isinstance(item, str) else ""
+                hint = (
+                    "; one pair is a tuple, predict(('text a', 'text b')), or with nlpkit predict a line "
+                    "[\"text a\", \"text b\"] of a .jsonl file" if isinstance(item, str) else ""
+                )
                 raise NlpkitError(
                     f"task {self.name} predicts from pairs of texts: ('text a', 'text b') tuples or "
                     f"{{'text_a': ..., 'text_b': ...}} objects, got {item!r:.80}{hint}"

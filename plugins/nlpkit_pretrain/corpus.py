@@ -14,14 +14,14 @@ Public, torch-free helpers shared by ``task: pretrain`` and ``task: nsp``:
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, Iterator, Literal, Sequence, TypeVar
 
-from nlpkit.errors import DataError
+from nlpkit.errors import DataError, RowErrors
+from nlpkit.jsonl import json_objects
 
 T = TypeVar("T")
 
@@ -100,12 +100,26 @@ def read_documents(
     return documents
 
 
+def no_text(path: str | Path, *, format: Format = "auto", text_field: str = "text", encoding: str = "utf-8-sig") -> DataError:
+    """The error for a corpus in which :func:`read_documents` found no document: why."""
+    files = corpus_files(path)
+    where = "every file of the folder is" if Path(path).is_dir() else "the file is"
+    if all(not "".join(_lines(f, encoding)).strip() for f in files):
+        why = f"{where} empty or holds only blank lines"
+    elif format == "jsonl" or (format == "auto" and all(f.suffix.lower() in _JSONL_SUFFIXES for f in files)):
+        why = f"no JSON line holds a non-empty {text_field!r} string"
+    else:
+        why = "it holds only WikiText titles and section headings (' = Title = ', ' = = Section = = '), no text lines"
+    return DataError(path, None, f"no text found: {why}")
+
+
 def _lines(path: Path, encoding: str) -> list[str]:
     try:
         text = path.read_text(encoding=encoding)
     except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
-        raise DataError(path, line, f"not valid {encoding} text (set data.encoding)") from None
+        from nlpkit.data import undecodable  # the core's message: line, byte and column
+
+        raise undecodable(path, exc, "set data.encoding to the file's encoding (e.g. latin-1)") from None
     # splitlines() handles \r\n and lone \r; strip the spaces WikiText puts around lines.
     return text.splitlines()
 
@@ -174,24 +188,23 @@ def _is_heading(line: str) -> bool:
 
 
 def _read_jsonl(path: Path, text_field: str, encoding: str, on_error: str) -> Iterator[Document]:
-    for number, raw in enumerate(_lines(path, encoding), start=1):
-        if not raw.strip():
+    """One document per JSON object; a bad line is raised, or skipped and counted
+    (``on_error="skip"``: logged once the file is read)."""
+    errors = RowErrors(path, on_error)
+    for number, record in json_objects(_lines(path, encoding), errors, f"a JSON object with a {text_field!r} key"):
+        text = record.get(text_field)
+        if text_field not in record:
+            keys = ", ".join(repr(k) for k in record) or "none"
+            errors.add(number, f"no {text_field!r} key (keys: {keys}); data.text_field names the key of the text")
             continue
-        try:
-            record = json.loads(raw)
-            if not isinstance(record, dict):
-                raise ValueError(f"expected a JSON object with a '{text_field}' key")
-            text = record.get(text_field)
-            if not isinstance(text, str):
-                raise ValueError(f"expected a string under '{text_field}', got {type(text).__name__}")
-        except ValueError as exc:  # json.JSONDecodeError is a ValueError
-            if on_error == "skip":
-                continue
-            raise DataError(path, number, str(exc)) from None
+        if not isinstance(text, str):
+            errors.add(number, f"expected a string under {text_field!r}, got {type(text).__name__}")
+            continue
         paragraphs = [p.strip() for p in text.splitlines() if p.strip()]
         if paragraphs:
             title = record.get("title") if isinstance(record.get("title"), str) else None
             yield Document(paragraphs, str(path), number, title)
+    errors.report()
 
 
 # -- sentences -----------------------------------------------------------------------

@@ -22,7 +22,7 @@ from pydantic import Field, field_validator, model_validator
 from nlpkit.errors import DataError, NlpkitError
 from nlpkit.recipe import DataSection, HeadSection
 from nlpkit.task import Feature, Task
-from nlpkit_pretrain.corpus import Document, read_documents, segment_pairs
+from nlpkit_pretrain.corpus import Document, no_text, read_documents, segment_pairs
 
 if TYPE_CHECKING:  # pragma: no cover
     import evaluate
@@ -118,7 +118,7 @@ class PretrainTask(Task[Document]):
             on_error=data.on_error,
         )
         if not documents:
-            raise DataError(path, None, "no text found")
+            raise no_text(path, format=data.format, text_field=data.text_field, encoding=data.encoding)
         held_out = data.validation_documents
         if held_out and data.train and Path(path).resolve() == Path(data.train).resolve():
             if held_out >= len(documents):

@@ -51,21 +51,21 @@ class ReadReport:
 
 
 def check_answer(
-    qid: str, context: str, text: str, start: Any, path: Path, line: int | None, report: ReadReport
+    who: str, context: str, text: str, start: Any, path: Path, line: int | None, report: ReadReport
 ) -> Answer:
-    """An answer whose start points at its text; repairs a unique misplaced one."""
+    """An answer whose start points at its text; repairs a unique misplaced one.
+    ``who`` names the question in messages: "question ID", after its JSON path in SQuAD JSON."""
     if not isinstance(text, str) or not text:
-        raise DataError(path, line, f"question {qid}: an answer text must be a non-empty string, got {text!r}")
-    if isinstance(start, int) and not isinstance(start, bool) and context[start : start + len(text)] == text:
+        raise DataError(path, line, f"{who}: an answer text must be a non-empty string, got {text!r}")
+    valid_start = isinstance(start, int) and not isinstance(start, bool) and start >= 0
+    if valid_start and context[start : start + len(text)] == text:
         return Answer(text, start)
     occurrences = _find_all(context, text)
     if len(occurrences) == 1:
         report.repaired += 1
         return Answer(text, occurrences[0])
     where = "does not occur in the context" if not occurrences else f"occurs {len(occurrences)} times in the context"
-    raise DataError(
-        path, line, f"question {qid}: answer_start {start!r} does not point at the answer {text!r}, which {where}"
-    )
+    raise DataError(path, line, f"{who}: answer_start {start!r} does not point at the answer {text!r}, which {where}")
 
 
 def _find_all(context: str, text: str) -> list[int]:
@@ -77,7 +77,12 @@ def _find_all(context: str, text: str) -> list[int]:
 
 
 def read_qa(path: str | Path, *, encoding: str = "utf-8-sig", on_error: str = "raise") -> tuple[list[QAExample], ReadReport]:
-    """Read SQuAD JSON (``data[].paragraphs[].qas[]``) or JSONL, told apart by content."""
+    """Read SQuAD JSON (``data[].paragraphs[].qas[]``) or JSONL, told apart by content.
+
+    A malformed question (in SQuAD JSON: also a malformed article or paragraph, with
+    its questions) raises a :class:`DataError` naming its line (JSONL) or its JSON path
+    (``data[0].paragraphs[1].qas[2]``), or with ``on_error="skip"`` is counted and dropped.
+    """
     path = Path(path)
     text = path.read_text(encoding=encoding)
     report = ReadReport()
@@ -85,23 +90,29 @@ def read_qa(path: str | Path, *, encoding: str = "utf-8-sig", on_error: str = "r
     if path.suffix != ".jsonl":
         try:
             whole = json.loads(text)
-        except json.JSONDecodeError:
+        except json.JSONDecodeError as exc:
+            if not _first_line_is_an_object(text):  # one JSON document, broken: say where
+                raise DataError(path, exc.lineno, f"not valid JSON: {exc.msg} (column {exc.colno})") from None
             whole = None  # several JSON documents: JSONL
+    rows: Iterator[tuple[int | None, str | None, dict[str, Any] | DataError]]
     if isinstance(whole, dict) and "data" in whole:
         rows = _squad_rows(whole, path)
-    elif whole is not None and path.suffix == ".json":
-        raise DataError(path, None, "a SQuAD JSON file is an object with a 'data' list of articles")
+    elif whole is not None and path.suffix == ".json" and not (isinstance(whole, dict) and "question" in whole):
+        got = f"no 'data' key (keys: {', '.join(map(repr, whole)) or 'none'})" if isinstance(whole, dict) else _kind(whole)
+        raise DataError(path, None, f"a SQuAD JSON file is an object with a 'data' list of articles, got {got}")
     else:
         rows = _jsonl_rows(text, path)
 
     examples: list[QAExample] = []
     seen: Counter[str] = Counter()
-    for line, row in rows:
+    for line, where, row in rows:
         try:
-            example = _example(row, path, line, report)
+            if isinstance(row, DataError):
+                raise row
+            example = _example(row, path, line, report, where)
             seen[example.id] += 1
             if seen[example.id] > 1:
-                raise DataError(path, line, f"question id {example.id} occurs twice")
+                raise DataError(path, line, f"{where + ': ' if where else ''}question id {example.id} occurs twice")
         except DataError as exc:
             if on_error != "skip":
                 raise
@@ -112,62 +123,150 @@ def read_qa(path: str | Path, *, encoding: str = "utf-8-sig", on_error: str = "r
     return examples, report
 
 
-def _squad_rows(whole: dict[str, Any], path: Path) -> Iterator[tuple[int | None, dict[str, Any]]]:
-    """Flatten articles to question rows (JSON gives no line numbers: ids name them)."""
-    if not isinstance(whole["data"], list):
-        raise DataError(path, None, "'data' must be a list of articles")
-    for a, article in enumerate(whole["data"]):
-        for p, paragraph in enumerate(article.get("paragraphs", []) if isinstance(article, dict) else []):
-            if not isinstance(paragraph, dict) or not isinstance(paragraph.get("context"), str):
-                raise DataError(path, None, f"data[{a}].paragraphs[{p}] has no context string")
-            for qa in paragraph.get("qas", []):
-                answers = qa.get("answers", []) if isinstance(qa, dict) else []
-                yield None, {
-                    "id": qa.get("id", f"data[{a}].paragraphs[{p}]") if isinstance(qa, dict) else None,
-                    "question": qa.get("question") if isinstance(qa, dict) else None,
-                    "context": paragraph["context"],
+def _first_line_is_an_object(text: str) -> bool:
+    """Whether the first non-blank line is a JSON object by itself (JSONL, not JSON)."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    try:
+        return isinstance(json.loads(first), dict)
+    except json.JSONDecodeError:
+        return False
+
+
+def _kind(value: Any) -> str:
+    """What a JSON value is, for messages."""
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+    return "nothing" if value is None else names.get(type(value), type(value).__name__)
+
+
+def _squad_rows(
+    whole: dict[str, Any], path: Path
+) -> Iterator[tuple[int | None, str | None, dict[str, Any] | DataError]]:
+    """Flatten articles to question rows, each with its JSON path (JSON gives no line
+    numbers). A malformed article, paragraph or question comes as a DataError in place of
+    its rows: the caller raises it, or skips it with ``on_error: skip``."""
+    articles = whole["data"]
+    if not isinstance(articles, list):
+        raise DataError(path, None, f"'data' must be a list of articles, got {_kind(articles)}")
+
+    def bad(where: str, message: str) -> tuple[None, str, DataError]:
+        return None, where, DataError(path, None, f"{where}: {message}")
+
+    def keys(value: dict[str, Any]) -> str:
+        return ", ".join(repr(k) for k in value) or "none"
+
+    for a, article in enumerate(articles):
+        where = f"data[{a}]"
+        if not isinstance(article, dict):
+            yield bad(where, f"expected an article object with 'paragraphs', got {_kind(article)}")
+            continue
+        paragraphs = article.get("paragraphs")
+        if paragraphs is None:
+            yield bad(where, f"no 'paragraphs' key (keys: {keys(article)})")
+            continue
+        if not isinstance(paragraphs, list):
+            yield bad(f"{where}.paragraphs", f"expected a list of {{context, qas}} objects, got {_kind(paragraphs)}")
+            continue
+        for p, paragraph in enumerate(paragraphs):
+            where = f"data[{a}].paragraphs[{p}]"
+            if not isinstance(paragraph, dict):
+                yield bad(where, f"expected a {{context, qas}} object, got {_kind(paragraph)}")
+                continue
+            context, qas = paragraph.get("context"), paragraph.get("qas")
+            missing = [k for k, v in (("context", context), ("qas", qas)) if v is None]
+            if missing:
+                yield bad(where, f"no {' or '.join(repr(k) for k in missing)} key (keys: {keys(paragraph)})")
+                continue
+            if not isinstance(context, str):
+                yield bad(f"{where}.context", f"expected the paragraph's text as a string, got {_kind(context)}")
+                continue
+            if not isinstance(qas, list):
+                yield bad(f"{where}.qas", f"expected a list of questions, got {_kind(qas)}")
+                continue
+            for q, qa in enumerate(qas):
+                where = f"data[{a}].paragraphs[{p}].qas[{q}]"
+                if not isinstance(qa, dict):
+                    yield bad(where, f"expected a question object {{id, question, answers}}, got {_kind(qa)}")
+                    continue
+                if "question" not in qa:
+                    yield bad(where, f"no 'question' key (keys: {keys(qa)})")
+                    continue
+                answers = qa.get("answers", [])
+                if not isinstance(answers, list) or not all(isinstance(x, dict) for x in answers):
+                    shown = _kind(answers) if not isinstance(answers, list) else "a list holding " + ", ".join(
+                        sorted({_kind(x) for x in answers if not isinstance(x, dict)})
+                    )
+                    yield bad(f"{where}.answers", f"expected a list of {{text, answer_start}} objects, got {shown}")
+                    continue
+                yield None, where, {
+                    "id": qa.get("id", where),
+                    "question": qa["question"],
+                    "context": context,
                     "answers": {
-                        "text": [x.get("text") for x in answers if isinstance(x, dict)],
-                        "answer_start": [x.get("answer_start") for x in answers if isinstance(x, dict)],
+                        "text": [x.get("text") for x in answers],
+                        "answer_start": [x.get("answer_start") for x in answers],
                     },
-                    "is_impossible": bool(qa.get("is_impossible", False)) if isinstance(qa, dict) else False,
+                    "is_impossible": bool(qa.get("is_impossible", False)),
                 }
 
 
-def _jsonl_rows(text: str, path: Path) -> Iterator[tuple[int | None, dict[str, Any]]]:
+def _jsonl_rows(text: str, path: Path) -> Iterator[tuple[int | None, str | None, dict[str, Any] | DataError]]:
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise DataError(path, number, f"not valid JSON: {exc.msg}") from None
+            yield number, None, DataError(path, number, f"not valid JSON: {exc.msg} (column {exc.colno})")
+            continue
         if not isinstance(row, dict):
-            raise DataError(path, number, "a line must be a JSON object with id, question, context, answers")
-        yield number, row
+            yield number, None, DataError(
+                path, number, f"expected a JSON object with id, question, context, answers, got {_kind(row)}"
+            )
+            continue
+        yield number, None, row
 
 
-def _example(row: dict[str, Any], path: Path, line: int | None, report: ReadReport) -> QAExample:
+def _example(row: dict[str, Any], path: Path, line: int | None, report: ReadReport, where: str | None = None) -> QAExample:
+    """``where``: the question's JSON path in SQuAD JSON (``line`` is None there)."""
     qid = row.get("id")
     if qid is None or isinstance(qid, (dict, list)):
-        raise DataError(path, line, "every question needs an 'id'")
+        keys = ", ".join(repr(k) for k in row) or "none"
+        raise DataError(path, line, f"{where + ': ' if where else ''}every question needs an 'id' (keys: {keys})")
     qid = str(qid)
+    who = f"{where}, question {qid}" if where else f"question {qid}"
     question, context = row.get("question"), row.get("context")
+    keys = ", ".join(repr(k) for k in row)
+    for key, value in (("question", question), ("context", context)):
+        if value is None:
+            raise DataError(path, line, f"{who}: no {key!r} key (keys: {keys})")
     if not isinstance(question, str) or not question.strip():
-        raise DataError(path, line, f"question {qid}: 'question' must be a non-empty string")
+        raise DataError(path, line, f"{who}: 'question' must be a non-empty string, got {_shown(question)}")
     if not isinstance(context, str):
-        raise DataError(path, line, f"question {qid}: 'context' must be a string")
-    raw = row.get("answers") or {"text": [], "answer_start": []}
-    if isinstance(raw, list):  # SQuAD-style list of {text, answer_start}
+        raise DataError(path, line, f"{who}: 'context' must be a string, got {_shown(context)}")
+    raw = row.get("answers")
+    if raw is None:
+        raw = {"text": [], "answer_start": []}
+    if isinstance(raw, list) and all(isinstance(a, dict) for a in raw):  # SQuAD-style list of {text, answer_start}
         raw = {"text": [a.get("text") for a in raw], "answer_start": [a.get("answer_start") for a in raw]}
-    if not isinstance(raw, dict) or not isinstance(raw.get("text", []), list):
-        raise DataError(path, line, f"question {qid}: 'answers' must be {{'text': [...], 'answer_start': [...]}}")
+    shape = "{'text': [...], 'answer_start': [...]} or a list of {'text': ..., 'answer_start': ...}"
+    if not isinstance(raw, dict):
+        raise DataError(path, line, f"{who}: 'answers' must be {shape}, got {_shown(raw)}")
     texts, starts = raw.get("text", []), raw.get("answer_start", [])
+    for key, value in (("text", texts), ("answer_start", starts)):
+        if not isinstance(value, list):
+            raise DataError(path, line, f"{who}: 'answers' must be {shape}; its {key!r} is {_shown(value)}, not a list")
     if len(texts) != len(starts):
-        raise DataError(path, line, f"question {qid}: {len(texts)} answer texts but {len(starts)} answer_start values")
+        raise DataError(path, line, f"{who}: {len(texts)} answer texts but {len(starts)} answer_start values")
     impossible = bool(row.get("is_impossible", False))
     # SQuAD v2 keeps `plausible_answers` apart; an impossible question has no gold span.
-    answers = [] if impossible else [check_answer(qid, context, t, s, path, line, report) for t, s in zip(texts, starts)]
+    answers = [] if impossible else [check_answer(who, context, t, s, path, line, report) for t, s in zip(texts, starts)]
     if not answers:
         impossible = True  # no gold answer (JSONL v2 style): the question is unanswerable
     return QAExample(qid, question, context, answers, impossible)
+
+
+def _shown(value: Any) -> str:
+    """A value in a message: short, with its JSON kind when it is not a string."""
+    text = repr(value)
+    text = text if len(text) <= 60 else text[:59] + "…"
+    return text if isinstance(value, str) else f"{_kind(value)} {text}"

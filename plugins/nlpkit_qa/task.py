@@ -118,24 +118,29 @@ class QATask(Task[QAExample]):
                 "(the text occurs once in the context)", split, report.repaired
             )
         if report.skipped:
-            log.warning("data.%s: skipped %d malformed questions, e.g. %s", split, report.skipped, report.problems[0])
+            log.warning(
+                "data.%s: skipped %d malformed questions (or articles/paragraphs with their questions; data.on_error: "
+                "skip), e.g. %s", split, report.skipped, report.problems[0]
+            )
         return examples
 
     def examples_from_inputs(self, inputs: Sequence[Any]) -> list[QAExample]:
         """``{"question", "context"[, "id"]}`` dicts or ``(question, context)`` pairs."""
         examples = []
+        shape = "task qa predicts from {'question': ..., 'context': ...} objects or (question, context) pairs"
         for i, item in enumerate(inputs):
             if isinstance(item, dict):
                 question, context, qid = item.get("question"), item.get("context"), item.get("id", str(i))
+                missing = [k for k in ("question", "context") if k not in item]
+                if missing:
+                    keys = ", ".join(repr(k) for k in item) or "none"
+                    raise NlpkitError(f"{shape}; no {' or '.join(map(repr, missing))} key (keys: {keys})")
             elif isinstance(item, (tuple, list)) and len(item) == 2:
                 (question, context), qid = item, str(i)
             else:
-                raise NlpkitError(
-                    "task qa predicts from {'question': ..., 'context': ...} or (question, context); "
-                    f"got {type(item).__name__}"
-                )
+                raise NlpkitError(f"{shape}; got {item!r:.80}")
             if not isinstance(question, str) or not isinstance(context, str):
-                raise NlpkitError(f"input {i}: question and context must be strings")
+                raise NlpkitError(f"{shape} of strings; got {item!r:.80}")
             examples.append(QAExample(str(qid), question, context, has_gold=False, is_impossible=False))
         return examples
 

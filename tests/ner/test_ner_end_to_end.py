@@ -80,3 +80,17 @@ def test_train_evaluate_and_predict_again(ner_recipe: dict, crf: bool, tmp_path:
     assert [line.split()[0] for line in blocks[0].splitlines()] == ["Bob", "visited", "Rome"]
     assert [line.split()[0] for line in blocks[1].splitlines()] == ["Alice", "Smith", "lives", "in", "Paris", "."]
     assert all(len(line.split()) == 2 for b in blocks for line in b.splitlines())
+
+
+def test_a_malformed_data_file_stops_the_run_with_one_line_and_exit_code_2(ner_recipe: dict, tmp_path: Path) -> None:
+    from nlpkit.cli import main
+
+    bad = tmp_path / "bad.txt"
+    bad.write_text("Bob\nvisited O\nRome I-LOC\n", encoding="utf-8")  # the first line lacks its tag
+    ner_recipe["data"]["train"] = str(bad)
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(json.dumps(ner_recipe), encoding="utf-8")  # JSON is YAML
+    result = CliRunner().invoke(main, ["run", str(recipe)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines()[-1] == f"error: {bad}:1: expected 2 columns (as on line 2), found 1: 'Bob'"
+    assert "Traceback" not in result.output

@@ -52,6 +52,51 @@ def test_malformed_conll_names_file_and_line(tmp_path, content, line, text):
     assert text in str(info.value)
 
 
+def test_a_line_short_of_a_column_is_reported_even_on_the_first_line(tmp_path):
+    # The columns a line must have are those of most lines, not of the first: a first
+    # line without its tag is the line reported, and skipping drops only its sentence.
+    path = tmp_path / "bad.txt"
+    path.write_text("EU\nrejects O\nGerman B-MISC\n\nPeter B-PER\nBlackburn I-PER\n", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        read(path, options())
+    assert str(info.value) == f"{path}:1: expected 2 columns (as on line 2), found 1: 'EU'"
+    assert [e.words for e in read(path, options(on_error="skip")).examples] == [["Peter", "Blackburn"]]
+
+
+def test_a_file_without_a_tag_column(tmp_path):
+    path = tmp_path / "words.txt"
+    path.write_text("EU\nrejects\n\nPeter\n", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        read(path, options())
+    assert str(info.value) == (
+        f"{path}:1: expected a word and its tag on each line, found 1 column (NER data files hold gold tags)"
+    )
+    two = tmp_path / "two.txt"
+    two.write_text("EU B-ORG\nrejects O\n", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        read(two, options(token_column=1))
+    assert str(info.value) == (
+        f"{two}:1: data.token_column = 1 and data.tag_column = -1 are the same column of the 2: "
+        "set them to the word's and the tag's"
+    )
+
+
+def test_predict_inputs_of_the_wrong_shape_say_what_was_given():
+    from nlpkit.errors import NlpkitError
+    from nlpkit.plugins import get_task
+    from nlpkit.recipe import build_recipe
+
+    task = get_task("ner")(build_recipe({"task": "ner", "data": {"labels": ["PER"]}}, check_paths=False))
+    with pytest.raises(NlpkitError) as info:
+        task.examples_from_inputs([{"tokns": ["EU", "rejects"]}])
+    assert str(info.value) == "task ner predicts from an object with a 'text' or 'tokens' key; keys: 'tokns'"
+    with pytest.raises(NlpkitError) as info:
+        task.examples_from_inputs([{"tokens": ["EU", 3]}])
+    assert str(info.value) == (
+        "task ner predicts from texts, lists of words, or {'text'|'tokens': ...} objects; got {'tokens': ['EU', 3]}"
+    )
+
+
 def test_tag_outside_the_label_set(tmp_path):
     path = tmp_path / "bad.txt"
     path.write_text("EU B-ORG\nrejects O\nBonn B-CITY\n", encoding="utf-8")

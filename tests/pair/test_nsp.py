@@ -74,6 +74,19 @@ def test_reads_labelled_pair_files(tmp_path: Path) -> None:
         make_task().read(tsv, "test")
 
 
+def test_a_corpus_without_text_and_a_jsonl_pair_row_of_the_wrong_shape(tmp_path: Path) -> None:
+    blank = tmp_path / "blank.txt"
+    blank.write_text("\n  \n\n")
+    with pytest.raises(DataError) as info:
+        make_task().read(blank, "train")
+    assert str(info.value) == f"{blank}: no text found: the file is empty or holds only blank lines"
+    path = tmp_path / "pairs.jsonl"
+    path.write_text('{"text_a": "a", "text_b": "b", "label": 1}\n{"text_a": "c", "text_b": "d", "label": "maybe"}\n')
+    with pytest.raises(DataError) as info:
+        make_task().read(path, "test")
+    assert str(info.value) == f"{path}:2: label 'maybe' (key 'label') is not an NSP label (is_next/not_next, 1/0, true/false)"
+
+
 @pytest.fixture
 def pretraining_checkpoint(tiny_encoder: Path, tmp_path: Path) -> Path:
     """A tiny ``BertForPreTraining`` checkpoint whose NSP head strongly prefers NotNext."""

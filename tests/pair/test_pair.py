@@ -67,6 +67,31 @@ def test_an_empty_second_text_names_file_and_line(tmp_path: Path) -> None:
     assert len(make_task({"on_error": "skip"}).read(path, "train")) == 1
 
 
+def test_a_jsonl_row_without_its_second_text_is_a_bad_row(tmp_path: Path) -> None:
+    # Before: a DataError that data.on_error: skip did not skip, telling to set
+    # data.text_b_column although the other rows have the key.
+    path = tmp_path / "pairs.jsonl"
+    rows = [{"text_a": "one", "text_b": "two", "label": 1}, {"text_a": "three", "label": 0},
+            {"text_a": "four", "text_b": 5, "label": 1}, {"text_a": "six", "text_b": "seven"}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        make_task().read(path, "train")
+    assert str(info.value) == (
+        f"{path}:2: no text_b key 'text_b' (tried text_b, sentence2, #2 String, question2, hypothesis, sentence_b); "
+        "keys: 'text_a', 'label'; set data.text_b_column if the file names it otherwise"
+    )
+    task = make_task({"on_error": "skip"})
+    assert [e.text_a for e in task.read(path, "train")] == ["one"]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows[2:]), encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        make_task().read(path, "train")
+    assert str(info.value) == f"{path}:1: text_b (key 'text_b') must be a string, got int 5"  # not "empty"
+    path.write_text(json.dumps(rows[3]) + "\n", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        make_task().read(path, "train")
+    assert str(info.value) == f"{path}:1: missing label (key 'label')"
+
+
 def test_encoding_has_segment_ids_and_logs_truncation(tiny_encoder: Path, caplog: pytest.LogCaptureFixture) -> None:
     from transformers import AutoTokenizer
 
@@ -89,8 +114,13 @@ def test_encoding_has_segment_ids_and_logs_truncation(tiny_encoder: Path, caplog
 def test_single_texts_are_refused_at_prediction() -> None:
     task = make_task()
     assert task.examples_from_inputs([("a", "b"), {"text_a": "c", "text_b": "d"}])[1].text_b == "d"
-    with pytest.raises(NlpkitError, match=r"task pair predicts from pairs of texts.*got 'just one'"):
+    with pytest.raises(NlpkitError, match=r"task pair predicts from pairs of texts.*got 'just one'") as info:
         task.examples_from_inputs(["just one"])
+    # `nlpkit predict` reads a text file one text per line: the hint says how to give pairs there.
+    assert str(info.value).endswith(
+        "; one pair is a tuple, predict(('text a', 'text b')), or with nlpkit predict a line "
+        '["text a", "text b"] of a .jsonl file'
+    )
 
 
 def test_metrics_report_positive_class_f1() -> None:

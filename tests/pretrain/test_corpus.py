@@ -49,6 +49,31 @@ def test_bad_jsonl_row_names_file_and_line(tmp_path: Path) -> None:
     assert len(read_documents(path, on_error="skip")) == 1
 
 
+def test_bad_jsonl_rows_say_what_is_wrong_and_skipped_rows_are_counted(tmp_path: Path, caplog) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"text": "fine ."}\n{"txt": "no text"}\n{"text": "x"\n')
+    with pytest.raises(DataError) as error:
+        read_documents(path)
+    assert str(error.value) == f"{path}:2: no 'text' key (keys: 'txt'); data.text_field names the key of the text"
+    path.write_text('{"text": "fine ."}\n{"text": "x"\n')
+    with pytest.raises(DataError) as error:
+        read_documents(path)
+    assert str(error.value) == f"{path}:2: not valid JSON: Expecting ',' delimiter (column 13)"
+    # Before: skipped without a word in the log.
+    assert len(read_documents(path, on_error="skip")) == 1
+    assert f"{path}: skipped 1 malformed rows (data.on_error: skip), e.g. line 2: not valid JSON" in caplog.text
+
+
+def test_a_corpus_in_another_encoding_names_line_byte_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "latin.txt"
+    path.write_bytes("Fine .\n\nCafé au lait .\n".encode("latin-1"))
+    with pytest.raises(DataError) as error:
+        read_documents(path)
+    assert str(error.value) == (
+        f"{path}:3: not valid utf-8 text (byte 0xe9 at column 4); set data.encoding to the file's encoding (e.g. latin-1)"
+    )
+
+
 def test_split_sentences() -> None:
     assert split_sentences("He was an actor . He had a role in 2000 . ( It ended . ) Next") == [
         "He was an actor .",

@@ -11,7 +11,7 @@ from typing import Iterator
 import pytest
 import torch
 
-from nlpkit.errors import RecipeError
+from nlpkit.errors import DataError, RecipeError
 
 from .conftest import make_task
 
@@ -35,6 +35,24 @@ def test_held_out_documents_are_disjoint(corpus_file: Path) -> None:
     assert len(train) == 3 and len(validation) == 1
     assert {d.title for d in train}.isdisjoint({d.title for d in validation})
     assert [d.title for d in task.read(corpus_file, "validation")] == [d.title for d in validation]
+
+
+@pytest.mark.parametrize(
+    "name, content, why",
+    [
+        ("empty.txt", "", "the file is empty or holds only blank lines"),
+        ("blank.raw", "\n   \n\n", "the file is empty or holds only blank lines"),
+        ("titles.raw", " = Alpha = \n\n = = History = = \n\n = Beta = \n",
+         "it holds only WikiText titles and section headings (' = Title = ', ' = = Section = = '), no text lines"),
+        ("empty.jsonl", '{"text": ""}\n{"text": "  "}\n', "no JSON line holds a non-empty 'text' string"),
+    ],
+)
+def test_a_corpus_without_text_says_why(tmp_path: Path, name: str, content: str, why: str) -> None:
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(DataError) as error:
+        make_task(data={"train": str(path)}).read(path, "train")
+    assert str(error.value) == f"{path}: no text found: {why}"  # before: "no text found" alone
 
 
 def test_features(corpus_file: Path, tiny_model: Path, tokenizer) -> None:

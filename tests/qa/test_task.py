@@ -71,3 +71,19 @@ def test_batches_pad_to_the_recipes_multiple(tokenizer) -> None:
     for key, value in plain.items():
         assert padded[key][:, :width].equal(value) if value.dim() == 2 else padded[key].equal(value), key
     assert not padded["attention_mask"][:, width:].any()
+
+
+def test_predict_inputs_of_the_wrong_shape_name_the_missing_key() -> None:
+    from nlpkit.errors import NlpkitError
+
+    task = QATask(load_recipe({"task": "qa"}))
+    shape = "task qa predicts from {'question': ..., 'context': ...} objects or (question, context) pairs"
+    with pytest.raises(NlpkitError) as info:
+        task.examples_from_inputs([{"question": "Who?", "context": "Bob."}, {"question": "Who?", "contxt": "Bob."}])
+    assert str(info.value) == f"{shape}; no 'context' key (keys: 'question', 'contxt')"
+    with pytest.raises(NlpkitError) as info:
+        task.examples_from_inputs(["Who went home?"])
+    assert str(info.value) == f"{shape}; got 'Who went home?'"
+    with pytest.raises(NlpkitError) as info:
+        task.examples_from_inputs([{"question": 3, "context": "Bob."}])
+    assert str(info.value) == f"{shape} of strings; got {{'question': 3, 'context': 'Bob.'}}"
