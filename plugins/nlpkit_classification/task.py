@@ -113,8 +113,12 @@ class ClassificationTask(Task[TextExample]):
         opts = self.data_options
         text_col = self._column(record, opts.text_column, TEXT_NAMES, 1)
         label_col = self._column(record, opts.label_column, LABEL_NAMES, 0)
+        if record.kind == "key" and str(text_col) not in record.values:  # one object lacks it: a bad row
+            raise BadRow(f"no text key {str(text_col)!r} (keys: {', '.join(map(repr, record.values)) or 'none'})")
         text = pick(record, text_col, path, "text")
-        if not isinstance(text, str) or not text.strip():
+        if not isinstance(text, str):
+            raise BadRow(f"the text ({record.kind} {text_col!r}) must be a string, got {type(text).__name__} {text!r:.40}")
+        if not text.strip():
             raise BadRow(f"empty text ({record.kind} {text_col!r})")
         raw = record.values.get(str(label_col))
         label = self.parse_label(raw, label_col, record.kind)

@@ -160,6 +160,19 @@ def test_jsonl_missing_text_names_the_key(tmp_path: Path) -> None:
     assert str(err.value) == f"{path}:1: no text key 'text' (keys: 'body', 'label')"
 
 
+def test_jsonl_rows_without_a_string_text_are_skippable(tmp_path: Path) -> None:
+    path = write(tmp_path, "t.jsonl", '{"text": "a", "label": "x"}\n{"body": "b", "label": "x"}\n'
+                                     '{"text": 5, "label": "y"}\n{"text": "c", "label": "y"}\n')
+    with pytest.raises(DataError) as err:
+        task_for({}).read(path, "train")
+    assert str(err.value) == f"{path}:2: no text key 'text' (keys: 'body', 'label')"
+    task = task_for({"on_error": "skip"})
+    assert [e.text for e in task.read(path, "train")] == ["a", "c"]
+    with pytest.raises(DataError) as err:
+        task_for({}).read(write(tmp_path, "n.jsonl", '{"text": 5, "label": "y"}\n'), "train")
+    assert str(err.value).endswith("n.jsonl:1: the text (key 'text') must be a string, got int 5")
+
+
 def test_jsonl_line_that_is_not_json_is_skipped_with_on_error_skip(tmp_path: Path) -> None:
     path = write(tmp_path, "bad.jsonl", '{"text": "a", "label": "x"}\n{"text": "b", \n{"text": "c", "label": "y"}\n')
     with pytest.raises(DataError, match=r"bad\.jsonl:2: not valid JSON"):
