@@ -2,27 +2,59 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from os import PathLike
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from nlpkit.hookspecs import hookimpl
 
 __version__ = "0.1.0"
-__all__ = ["hookimpl", "run", "load", "__version__"]
+__all__ = ["hookimpl", "run", "load", "RunResult", "Predictor", "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from nlpkit.predictor import Predictor
+    from nlpkit.recipe import Recipe
     from nlpkit.train import RunResult
 
 
-def run(recipe: Any, overrides: list[str] | tuple[str, ...] = (), *, resume: bool = False, overwrite: bool = False) -> "RunResult":
-    """Run a recipe (a YAML path or a mapping); returns the metrics and the run directory."""
+def run(
+    recipe: "str | PathLike[str] | Mapping[str, Any] | Recipe",
+    overrides: Sequence[str] | Mapping[str, Any] = (),
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+) -> "RunResult":
+    """Train and evaluate a recipe; returns its metrics and run directory.
+
+    ``recipe``: a YAML file, a mapping of the same sections, or a loaded
+    :class:`nlpkit.recipe.Recipe`. ``overrides``: ``["train.epochs=1", ...]`` as on the
+    command line (values parsed as YAML), or a mapping ``{"train.epochs": 1}``.
+    ``resume`` continues the run in ``output.dir`` from its last checkpoint;
+    ``overwrite`` replaces an earlier run there.
+
+    Raises :class:`nlpkit.errors.NlpkitError` subclasses for bad recipes, data and run
+    directories, and :class:`nlpkit.errors.Interrupted` (a ``KeyboardInterrupt``) on
+    Ctrl-C, saying what was kept.
+    """
     from nlpkit.train import run as _run
 
     return _run(recipe, overrides, resume=resume, overwrite=overwrite)
 
 
-def load(run_dir: Any) -> "Predictor":
+def load(run_dir: "str | PathLike[str]") -> "Predictor":
     """Load a finished run directory for prediction: ``nlpkit.load(d).predict(texts)``."""
     from nlpkit.predictor import Predictor
 
     return Predictor.load(run_dir)
+
+
+def __getattr__(name: str) -> Any:
+    # The result types, without importing torch and transformers with ``import nlpkit``.
+    if name == "RunResult":
+        from nlpkit.train import RunResult
+
+        return RunResult
+    if name == "Predictor":
+        from nlpkit.predictor import Predictor
+
+        return Predictor
+    raise AttributeError(f"module 'nlpkit' has no attribute {name!r}")

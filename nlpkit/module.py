@@ -29,6 +29,8 @@ class TaskModule(pl.LightningModule):
         train: TrainSection,
         val_examples: Sequence[Any] = (),
         val_features: Sequence[Feature] = (),
+        monitor: str | None = None,
+        monitor_source: str = "",
     ) -> None:
         super().__init__()
         self.task = task
@@ -42,6 +44,9 @@ class TaskModule(pl.LightningModule):
         self.last_validation: dict[str, Any] = {}
         self.validated_step: int | None = None
         """The optimizer step that ``last_validation`` scored."""
+        self.monitor = monitor
+        """The metric that picks the best checkpoint; checked at the first validation."""
+        self.monitor_source = monitor_source
         # from_pretrained leaves the encoder in eval mode and Lightning restores each
         # submodule's mode after validation: switch dropout on explicitly.
         self.model.train()
@@ -111,6 +116,14 @@ class TaskModule(pl.LightningModule):
         outputs = [by_index[i] for i in range(len(self.val_features))]
         predictions = self.task.decode(self.val_examples, self.val_features, outputs)
         metrics = self.task.compute_metrics(self.val_examples, predictions)
+        if self.monitor is not None and self.monitor not in metrics:
+            from nlpkit.errors import RecipeError
+
+            # Lightning would say so only after this validation, with a hint about self.log.
+            raise RecipeError(
+                f"{self.monitor_source}: the monitored metric {self.monitor!r} is not a validation metric of task "
+                f"{self.task.name}; its metrics: {', '.join(k for k, v in metrics.items() if isinstance(v, (int, float)))}"
+            )
         self.last_validation = metrics
         self.validated_step = self.global_step
         flat = {f"val_{k}": float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and math.isfinite(v)}

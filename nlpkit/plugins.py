@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import importlib.metadata as md
+import os
 import sys
 import traceback
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ class Registry:
     tasks: dict[str, type["Task"]]
     task_plugin: dict[str, str]
     encoders: dict[str, Callable[[], str]]
+    encoder_plugin: dict[str, str] = field(default_factory=dict)
 
 
 def _load() -> Registry:
@@ -53,51 +55,100 @@ def _load() -> Registry:
     for module in DEFAULT_PLUGINS:
         pm.register(module, name=module.__name__)
         plugins[module.__name__] = PluginInfo(module.__name__, _version("nlpkit"), module.__name__)
+    builtin = {module.__name__ for module in DEFAULT_PLUGINS}
     for ep in md.entry_points(group=ENTRY_POINT_GROUP):
         dist = ep.dist.name if ep.dist else "?"
         info = PluginInfo(ep.name, ep.dist.version if ep.dist else "?", ep.value)
         plugins[ep.name] = info
+        if dist == "nlpkit":
+            builtin.add(ep.name)
         try:
             module = ep.load()
             pm.register(module, name=ep.name)
         except Exception as exc:  # a broken plugin must not hide the others
             info.error = f"{type(exc).__name__}: {exc}"
             _report(info, dist)
+            continue
+        try:
+            pm.check_pending()  # a misspelt hook would otherwise register nothing, silently
+        except pluggy.PluginValidationError as exc:
+            pm.unregister(name=ep.name)
+            hooks = ", ".join(n for n in dir(hookspecs) if n.startswith("register_"))
+            info.error = f"{exc} (nlpkit's hooks: {hooks})"
+            _report(info, dist)
+
+    # What each plugin registers, checked on its own first: a plugin that breaks the
+    # contract is reported and contributes nothing, and never hides the others.
+    found: dict[str, _Registered] = {name: _Registered() for name in plugins}
+    for hook, kind in ((pm.hook.register_tasks, "task"), (pm.hook.register_encoders, "encoder")):
+        for impl in hook.get_hookimpls():
+            info, mine = plugins[impl.plugin_name], found[impl.plugin_name]
+            add = partial(_check_task, mine.tasks) if kind == "task" else partial(_check_encoder, mine.encoders)
+            try:
+                impl.function(register=add)
+            except Exception as exc:
+                if info.error is None:
+                    info.error = exc.args[0] if isinstance(exc, PluginError) else f"{type(exc).__name__}: {exc}"
+                    _report(info)
 
     tasks: dict[str, type[Task]] = {}
     task_plugin: dict[str, str] = {}
     aliases: dict[str, Callable[[], str]] = {}
+    alias_plugin: dict[str, str] = {}
+    # Built-ins first: a third-party plugin cannot take over a built-in name.
+    for name in sorted(plugins, key=lambda n: n not in builtin):
+        info, mine = plugins[name], found[name]
+        if info.error is not None:
+            continue
+        clashes = [f"task '{t}' (plugin '{task_plugin[t]}')" for t in mine.tasks if t in tasks]
+        clashes += [f"encoder alias '{a}' (plugin '{alias_plugin[a]}')" for a in mine.encoders if a in aliases]
+        if clashes:
+            info.error = f"registers names already taken: {', '.join(clashes)}; nothing of it was loaded"
+            _report(info)
+            continue
+        for task_name, cls in mine.tasks.items():
+            tasks[task_name], task_plugin[task_name] = cls, name
+            info.tasks.append(task_name)
+        for alias, resolve in mine.encoders.items():
+            aliases[alias], alias_plugin[alias] = resolve, name
+            info.encoders.append(alias)
+    return Registry(pm, plugins, tasks, task_plugin, aliases, alias_plugin)
 
-    def add_task(info: PluginInfo, cls: type[Task]) -> None:
-        name = getattr(cls, "name", None)
-        if not name:
-            raise PluginError(f"plugin '{info.name}' registered {cls!r} without a name")
-        if name in tasks:
-            raise PluginError(
-                f"task '{name}' is registered twice: by plugin '{task_plugin[name]}' "
-                f"and by plugin '{info.name}'"
-            )
-        tasks[name] = cls
-        task_plugin[name] = info.name
-        info.tasks.append(name)
 
-    def add_encoder(info: PluginInfo, alias: str, resolve: Callable[[], str]) -> None:
-        aliases[alias] = resolve
-        info.encoders.append(alias)
+@dataclass
+class _Registered:
+    tasks: dict[str, type["Task"]] = field(default_factory=dict)
+    encoders: dict[str, Callable[[], str]] = field(default_factory=dict)
 
-    # Each implementation is called with a `register` bound to its own plugin, so
-    # `nlpkit plugins` can say which plugin brought which task.
-    for hook, add in ((pm.hook.register_tasks, add_task), (pm.hook.register_encoders, add_encoder)):
-        for impl in hook.get_hookimpls():
-            info = plugins[impl.plugin_name]
-            try:
-                impl.function(register=partial(add, info))
-            except PluginError:
-                raise
-            except Exception as exc:
-                info.error = f"{type(exc).__name__}: {exc}"
-                _report(info)
-    return Registry(pm, plugins, tasks, task_plugin, aliases)
+
+def _check_task(into: dict[str, type["Task"]], cls: object) -> None:
+    """``register`` for tasks: a concrete Task subclass with a name and a monitored metric."""
+    import inspect
+
+    from nlpkit.task import Task
+
+    if not (isinstance(cls, type) and issubclass(cls, Task)):
+        raise PluginError(f"register_tasks registered {cls!r}, which is not a subclass of nlpkit.task.Task")
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not name:
+        raise PluginError(f"{cls.__name__} has no task name (a class attribute name = \"...\")")
+    if inspect.isabstract(cls):
+        missing = ", ".join(sorted(getattr(cls, "__abstractmethods__", ())))
+        raise PluginError(f"task '{name}' ({cls.__name__}) does not implement {missing}")
+    if not isinstance(getattr(cls, "monitor", None), str):
+        raise PluginError(
+            f"task '{name}' ({cls.__name__}) sets no monitor: the validation metric (a key of its "
+            "compute_metrics) that picks the best checkpoint"
+        )
+    if name in into:
+        raise PluginError(f"registers task '{name}' twice")
+    into[name] = cls
+
+
+def _check_encoder(into: dict[str, Callable[[], str]], alias: object, resolve: object) -> None:
+    if not isinstance(alias, str) or not alias or not callable(resolve):
+        raise PluginError(f"register_encoders takes register(alias: str, resolve: callable), got ({alias!r}, {resolve!r})")
+    into[alias] = resolve
 
 
 def _report(info: PluginInfo, dist: str | None = None) -> None:
@@ -115,8 +166,6 @@ def _version(dist: str) -> str:
 
 
 def _debug() -> bool:
-    import os
-
     return bool(os.environ.get("NLPKIT_DEBUG"))
 
 
@@ -155,9 +204,15 @@ def task_plugin_info(name: str) -> PluginInfo:
 def resolve_encoder(name: str) -> str:
     """An alias -> its path; anything else is returned as given (a path or hub id)."""
     reg = registry()
-    if name in reg.encoders:
-        return reg.encoders[name]()
-    return name
+    if name not in reg.encoders:
+        return name
+    path = reg.encoders[name]()
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        raise PluginError(
+            f"encoder alias '{name}' (plugin '{reg.encoder_plugin.get(name, '?')}') resolved to {path!r}, "
+            "not a path or hub id"
+        )
+    return str(path)
 
 
 def encoder_aliases() -> list[str]:

@@ -98,10 +98,9 @@ def plot_learning_curve(out: Path, monitor: str | None) -> Path | None:
         return None
     import csv
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # A Figure of its own, not pyplot: no backend is chosen for the whole process (a
+    # notebook calling nlpkit.run keeps its inline plots).
+    from matplotlib.figure import Figure
 
     steps, losses = [], []
     val: dict[str, list[tuple[int, float]]] = {}
@@ -115,7 +114,8 @@ def plot_learning_curve(out: Path, monitor: str | None) -> Path | None:
                 for key, value in row.items():
                     if key.startswith("val_") and value:
                         val.setdefault(key, []).append((step, float(value)))
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig = Figure(figsize=(7, 4))
+    ax = fig.subplots()
     ax.plot(steps, losses, color="tab:blue", linewidth=1, label="train loss")
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("training loss", color="tab:blue")
@@ -130,5 +130,4 @@ def plot_learning_curve(out: Path, monitor: str | None) -> Path | None:
     ax.set_title(out.name)
     fig.tight_layout()
     fig.savefig(out / PLOT, dpi=100)
-    plt.close(fig)
     return out / PLOT

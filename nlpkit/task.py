@@ -49,8 +49,9 @@ class Task(ABC, Generic[ExampleT]):
     description: ClassVar[str] = ""
     DataOptions: ClassVar[type[DataSection]] = DataSection
     HeadOptions: ClassVar[type[HeadSection]] = HeadSection
-    monitor: ClassVar[str] = "loss"
-    """Validation metric that picks the best checkpoint (without the ``val_`` prefix)."""
+    monitor: ClassVar[str]
+    """Validation metric that picks the best checkpoint: a key of ``compute_metrics``
+    (required; the registry refuses a task without it)."""
     monitor_mode: ClassVar[str] = "max"
     needs_labels_from_data: ClassVar[bool] = False
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from nlpkit import rundir
 from nlpkit.errors import Interrupted, RecipeError
-from nlpkit.recipe import Recipe, dump_recipe, load_recipe
+from nlpkit.recipe import Recipe, apply_overrides, build_recipe, dump_recipe, load_recipe
 
 if TYPE_CHECKING:  # pragma: no cover
     from nlpkit.cpu import KeptMemoryLimit
@@ -51,9 +51,24 @@ def setup_logging() -> None:
     logger.propagate = False
 
 
+def _override_list(overrides: Sequence[str] | Mapping[str, Any]) -> list[str]:
+    """Overrides as ``key.sub=value`` strings; a mapping's values are written as JSON,
+    which the recipe loader reads back as YAML."""
+    import json
+
+    if isinstance(overrides, Mapping):
+        return [f"{key}={json.dumps(value)}" for key, value in overrides.items()]
+    if isinstance(overrides, (str, bytes)) or not all(isinstance(o, str) for o in overrides):
+        raise RecipeError(
+            f"overrides are a list of 'key.sub=value' strings (e.g. ['train.epochs=1']) or a mapping "
+            f"({{'train.epochs': 1}}), got {overrides!r:.80}"
+        )
+    return list(overrides)
+
+
 def run(
-    recipe: str | Path | Mapping[str, Any] | Recipe,
-    overrides: Sequence[str] = (),
+    recipe: str | os.PathLike[str] | Mapping[str, Any] | Recipe,
+    overrides: Sequence[str] | Mapping[str, Any] = (),
     *,
     resume: bool = False,
     overwrite: bool = False,
@@ -61,7 +76,15 @@ def run(
     """Train and evaluate a recipe; write and return its run directory."""
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     setup_logging()
-    recipe = recipe if isinstance(recipe, Recipe) else load_recipe(recipe, overrides)
+    overrides = _override_list(overrides)
+    if isinstance(recipe, Recipe):
+        if overrides:
+            source = recipe.source or "<recipe>"
+            recipe = build_recipe(apply_overrides(recipe.to_dict(), overrides, source), source)
+    elif isinstance(recipe, (str, os.PathLike, Mapping)):
+        recipe = load_recipe(recipe, overrides)
+    else:
+        raise RecipeError(f"a recipe is a YAML path, a mapping or a Recipe, got {type(recipe).__name__}")
     if not recipe.data.train:
         raise RecipeError(f"{recipe.source}: data.train is required to run a recipe")
     out = recipe.output_dir
@@ -130,12 +153,14 @@ def _run(recipe: Recipe, out: Path, *, resume: bool, worker: bool) -> RunResult:
     kept_memory = KeptMemoryLimit() if keep_freed_memory() else None
 
     validation = splits.get("validation")
+    monitor = recipe.train.monitor or task.monitor
+    mode = recipe.train.monitor_mode or task.monitor_mode
+    source = f"{recipe.source}: train.monitor" if recipe.train.monitor else f"task {task.name}'s monitor"
     module = TaskModule(
         task, model, recipe.train,
         validation.examples if validation else (), validation.features if validation else (),
+        monitor=monitor if validation else None, monitor_source=source,
     )
-    monitor = recipe.train.monitor or task.monitor
-    mode = recipe.train.monitor_mode or task.monitor_mode
     trainer, best = _trainer(recipe, out, monitor if validation else None, mode, kept_memory)
     if recipe.train.num_workers > 0:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -462,3 +462,31 @@ def test_an_accelerator_the_machine_lacks_is_a_recipe_error(classification_recip
     classification_recipe["trainer"] = {"accelerator": "gpu"}
     with pytest.raises(RecipeError, match=r"trainer section: No supported gpu backend found"):
         nlpkit.run(classification_recipe)
+
+
+def test_a_monitor_that_is_not_a_metric_stops_at_the_first_validation(classification_recipe: dict) -> None:
+    classification_recipe["train"]["monitor"] = "acc"
+    with pytest.raises(RecipeError, match=(
+        r"<recipe>: train.monitor: the monitored metric 'acc' is not a validation metric of task classification; "
+        r"its metrics: accuracy, macro_f1, mcc"
+    )):
+        nlpkit.run(classification_recipe)
+
+
+def test_the_api_takes_overrides_as_a_list_or_a_mapping_and_leaves_the_plot_backend_alone(
+    classification_recipe: dict, tmp_path: Path
+) -> None:
+    import matplotlib
+
+    from nlpkit.recipe import load_recipe
+
+    backend = matplotlib.get_backend()
+    matplotlib.use("pdf")  # a user's choice, which the run must not switch to Agg
+    with pytest.raises(RecipeError, match=r"overrides are a list of 'key.sub=value' strings"):
+        nlpkit.run(classification_recipe, "train.epochs=1")  # type: ignore[arg-type]
+    loaded = load_recipe(classification_recipe)
+    result = nlpkit.run(loaded, {"train.epochs": 1, "output.dir": str(tmp_path / "mapped")})
+    assert result.run_dir == tmp_path / "mapped" and result.metrics["training"]["epochs"] == 1
+    assert isinstance(result, nlpkit.RunResult) and isinstance(nlpkit.load(result.run_dir), nlpkit.Predictor)
+    assert (result.run_dir / "learning_curve.png").exists() and matplotlib.get_backend() == "pdf"
+    matplotlib.use(backend)
