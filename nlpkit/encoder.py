@@ -43,6 +43,11 @@ def train_wordpiece(
     from transformers import BertTokenizerFast
 
     texts = list(texts)
+    if not any(text.strip() for text in texts):
+        raise RecipeError(
+            "encoder.train_tokenizer: the task gives no training texts to learn a vocabulary from "
+            "(a task plugin provides them with Task.texts)"
+        )
     wordpiece = BertWordPieceTokenizer(lowercase=lowercase, handle_chinese_chars=True, strip_accents=lowercase)
     normalize, split = wordpiece.normalizer.normalize_str, wordpiece.pre_tokenizer.pre_tokenize_str
     inner = {char for text in texts for word, _ in split(normalize(text)) for char in word[1:]}

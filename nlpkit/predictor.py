@@ -6,7 +6,7 @@ import contextlib
 import json
 import logging
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from nlpkit.errors import RunDirError
 from nlpkit.task import Feature, Task
@@ -33,6 +33,8 @@ class Predictor:
     # -- loading -------------------------------------------------------------------
     @classmethod
     def load(cls, run_dir: str | Path) -> "Predictor":
+        """The model of a finished run directory (``run_dir/model``), with its task, label
+        maps and precision; :class:`RunDirError` if it is missing or damaged."""
         from safetensors import SafetensorError
         from safetensors.torch import load_file
         from transformers import AutoModel, AutoTokenizer
@@ -86,6 +88,14 @@ class Predictor:
             return self.predict_examples(self.task.examples_from_inputs([fields]))[0]
         if inputs is None:
             raise TypeError("predict() needs inputs")
+        if isinstance(inputs, (bytes, bytearray)) or not isinstance(inputs, (str, dict, Iterable)):
+            raise TypeError(
+                f"predict() takes a text, a dict or a tuple of texts (one input), or a list of them; "
+                f"got {type(inputs).__name__}"
+            )
+        if isinstance(inputs, (set, frozenset)):
+            raise TypeError("predict() needs an ordered collection (a list), not a set: the predictions follow its order")
+        # A tuple of strings is one input (a pair of texts, a question and its context).
         single = isinstance(inputs, (str, dict)) or (
             isinstance(inputs, tuple) and all(isinstance(x, str) for x in inputs)
         )
@@ -94,6 +104,9 @@ class Predictor:
         return predictions[0] if single else predictions
 
     def predict_examples(self, examples: Sequence[Any], features: Sequence[Feature] | None = None) -> list[dict[str, Any]]:
+        """Predictions for the task's own examples (what ``task.read`` or
+        ``task.examples_from_inputs`` return), one per example; ``features`` when they
+        are already encoded."""
         from nlpkit.data import encode
 
         if not examples:
@@ -104,6 +117,8 @@ class Predictor:
         return self.task.decode(examples, features, outputs)
 
     def evaluate(self, examples: Sequence[Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """Predictions and metrics for labelled examples of the task (``task.read`` of a
+        labelled file): what ``nlpkit evaluate`` prints. Metrics are empty without labels."""
         predictions = self.predict_examples(examples)
         metrics = self.task.compute_metrics(examples, predictions) if self.task.has_labels(examples) else {}
         return predictions, metrics

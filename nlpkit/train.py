@@ -47,7 +47,8 @@ def setup_logging() -> None:
         console.setFormatter(logging.Formatter("nlpkit: %(message)s"))
         console._nlpkit_console = True  # type: ignore[attr-defined]
         logger.addHandler(console)
-    logger.setLevel(logging.INFO)
+    if logger.level == logging.NOTSET:  # a level the user set stays
+        logger.setLevel(logging.INFO)
     logger.propagate = False
 
 
@@ -136,6 +137,7 @@ def _run(recipe: Recipe, out: Path, *, resume: bool, worker: bool) -> RunResult:
     splits = read_splits(task, recipe)
     train = splits["train"]
     task.setup(train.examples)
+    _check_task_state(task)
     for name in ("validation", "test"):
         if name in splits:
             for warning in task.check(splits[name].examples, name):
@@ -222,6 +224,24 @@ def _run(recipe: Recipe, out: Path, *, resume: bool, worker: bool) -> RunResult:
         shutil.rmtree(out / rundir.CHECKPOINTS, ignore_errors=True)
     log.info("run directory: %s", out)
     return RunResult(out, metrics)
+
+
+def _check_task_state(task: Any) -> None:
+    """The task's state is saved as JSON with the model when training ends: say now, not
+    after the training, that it cannot be."""
+    import json
+
+    from nlpkit.errors import PluginError
+    from nlpkit.plugins import task_plugin_info
+
+    try:
+        json.dumps(task.state_dict())
+    except (TypeError, ValueError) as exc:
+        plugin = task_plugin_info(task.name).name
+        raise PluginError(
+            f"task {task.name} (plugin '{plugin}'): state_dict() must be JSON-serialisable, it is saved in "
+            f"model/task.json: {exc}"
+        ) from None
 
 
 def resolve_precision(precision: str) -> str:

@@ -490,3 +490,31 @@ def test_the_api_takes_overrides_as_a_list_or_a_mapping_and_leaves_the_plot_back
     assert isinstance(result, nlpkit.RunResult) and isinstance(nlpkit.load(result.run_dir), nlpkit.Predictor)
     assert (result.run_dir / "learning_curve.png").exists() and matplotlib.get_backend() == "pdf"
     matplotlib.use(backend)
+
+
+def test_predict_refuses_inputs_it_cannot_order_or_read(classification_recipe: dict) -> None:
+    classification_recipe["train"]["epochs"] = 1
+    predictor = nlpkit.load(nlpkit.run(classification_recipe).run_dir)
+    for wrong, message in ((b"good", "got bytes"), (5, "got int"), ({"good", "bad"}, "not a set")):
+        with pytest.raises(TypeError, match=message):
+            predictor.predict(wrong)
+    assert len(predictor.predict(t for t in ("good", "bad"))) == 2  # any ordered iterable
+
+
+def test_a_task_state_that_cannot_be_saved_fails_before_training(
+    classification_recipe: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nlpkit.errors import PluginError
+    from nlpkit_classification.task import ClassificationTask
+
+    monkeypatch.setattr(ClassificationTask, "state_dict", lambda self: {"labels": set(self.labels)})
+    with pytest.raises(PluginError, match=r"task classification \(plugin 'classification'\): state_dict\(\) must be JSON"):
+        nlpkit.run(classification_recipe)
+    assert not (Path(classification_recipe["output"]["dir"]) / "checkpoints").exists()
+
+
+def test_training_a_tokenizer_without_texts_is_an_error() -> None:
+    from nlpkit.encoder import train_wordpiece
+
+    with pytest.raises(RecipeError, match=r"the task gives no training texts .*Task.texts"):
+        train_wordpiece(iter(["", "  "]), 100, lowercase=True)

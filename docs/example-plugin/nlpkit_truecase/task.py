@@ -85,7 +85,9 @@ class TruecaseTask(Task[Sentence]):
                 "example_id": i,
             })
         if cut:
-            log.warning("%d sentences were longer than encoder.max_length; their tails get no prediction", cut)
+            # "%d of %d": the core sums the chunks' counts into one line per split (docs/plugins.md).
+            log.warning("%d of %d sentences were longer than encoder.max_length; their tails get no prediction",
+                        cut, len(examples))
         return features
 
     # -- model: head and loss ------------------------------------------------------------
