@@ -103,15 +103,18 @@ class StopOnInterrupt(pl.Callback):
         into ``sys.exit(1)``); the caller of ``fit`` raises :meth:`interrupted` for it."""
 
     def on_train_batch_end(self, trainer: Any, module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
-        if self.requested:
-            trainer.save_checkpoint(self.checkpoint, weights_only=False)
+        if self._saved_on_request(trainer):
             raise self.Stop
 
     def stop_if_requested(self, trainer: Any) -> None:
         """After ``fit``, for a Ctrl-C during the final validation: save and stop."""
+        if self._saved_on_request(trainer):
+            raise self.interrupted(trainer)
+
+    def _saved_on_request(self, trainer: Any) -> bool:
         if self.requested:
             trainer.save_checkpoint(self.checkpoint, weights_only=False)
-            raise self.interrupted(trainer)
+        return self.requested
 
     def interrupted(self, trainer: Any) -> "TrainingInterrupted":
         from nlpkit.errors import TrainingInterrupted

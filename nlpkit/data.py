@@ -46,9 +46,10 @@ class Split:
         self.source = self.source or self.path
 
 
-def read_examples(
-    task: Task, path: str | Path, split: str, encoding_hint: str = "set data.encoding to the file's encoding (e.g. latin-1)"
-) -> list[Any]:
+ENCODING_HINT = "set data.encoding to the file's encoding (e.g. latin-1)"
+
+
+def read_examples(task: Task, path: str | Path, split: str, encoding_hint: str = ENCODING_HINT) -> list[Any]:
     """``task.read``, with what any reader can meet said as a data error: a file in
     another encoding than expected (with its line), or one that holds no examples."""
     from nlpkit.errors import DataError
@@ -233,14 +234,10 @@ def encode_split(task: Task, split: Split, tokenizer: "PreTrainedTokenizerBase",
         except (OSError, pickle.UnpicklingError, EOFError):
             log.warning("ignoring unreadable feature cache %s", path)
     split.features = encode(task, split.examples, tokenizer, training=training, desc=f"tokenizing {split.name}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    try:
-        with tmp.open("wb") as handle:
-            pickle.dump(split.features, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(path)  # atomic: parallel runs never read half a file
-    finally:
-        tmp.unlink(missing_ok=True)
+    from nlpkit.rundir import replacing
+
+    with replacing(path) as partial, partial.open("wb") as handle:  # parallel runs never read half a file
+        pickle.dump(split.features, handle, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 class FeatureDataset:

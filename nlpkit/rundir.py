@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from nlpkit.errors import RunDirError
 
@@ -73,20 +75,27 @@ def write_json(path: Path, value: Any) -> None:
     path.write_text(json.dumps(value, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def write_lines(path: Path, lines: Iterable[str]) -> int:
-    """Write ``lines`` to ``path`` all at once: an error or Ctrl-C midway leaves an earlier
-    file of that name as it was. Returns the number of lines."""
+@contextmanager
+def replacing(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write to; it replaces ``path`` when the block
+    ends without error, and is removed otherwise: an error or Ctrl-C midway leaves an
+    earlier file of that name as it was, and parallel readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    count = 0
+    partial = path.with_name(f".{path.name}.partial{os.getpid()}")
     try:
-        with partial.open("w", encoding="utf-8") as handle:
-            for line in lines:
-                handle.write(line + "\n")
-                count += 1
+        yield partial
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)
+
+
+def write_lines(path: Path, lines: Iterable[str]) -> int:
+    """Write ``lines`` to ``path`` all at once (:func:`replacing`); returns their number."""
+    count = 0
+    with replacing(path) as partial, partial.open("w", encoding="utf-8") as handle:
+        for line in lines:
+            handle.write(line + "\n")
+            count += 1
     return count
 
 

@@ -6,6 +6,7 @@ behind the :class:`nlpkit.task.Task` contract.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from nlpkit import rundir
-from nlpkit.errors import Interrupted, RecipeError
+from nlpkit.errors import Interrupted, PluginError, RecipeError
 from nlpkit.recipe import Recipe, apply_overrides, build_recipe, dump_recipe, load_recipe
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -55,8 +56,6 @@ def setup_logging() -> None:
 def _override_list(overrides: Sequence[str] | Mapping[str, Any]) -> list[str]:
     """Overrides as ``key.sub=value`` strings; a mapping's values are written as JSON,
     which the recipe loader reads back as YAML."""
-    import json
-
     if isinstance(overrides, Mapping):
         return [f"{key}={json.dumps(value)}" for key, value in overrides.items()]
     if isinstance(overrides, (str, bytes)) or not all(isinstance(o, str) for o in overrides):
@@ -229,9 +228,6 @@ def _run(recipe: Recipe, out: Path, *, resume: bool, worker: bool) -> RunResult:
 def _check_task_state(task: Any) -> None:
     """The task's state is saved as JSON with the model when training ends: say now, not
     after the training, that it cannot be."""
-    import json
-
-    from nlpkit.errors import PluginError
     from nlpkit.plugins import task_plugin_info
 
     try:

@@ -117,9 +117,9 @@ def _lines(path: Path, encoding: str) -> list[str]:
     try:
         text = path.read_text(encoding=encoding)
     except UnicodeDecodeError as exc:
-        from nlpkit.data import undecodable  # the core's message: line, byte and column
+        from nlpkit.data import ENCODING_HINT, undecodable  # the core's message: line, byte and column
 
-        raise undecodable(path, exc, "set data.encoding to the file's encoding (e.g. latin-1)") from None
+        raise undecodable(path, exc, ENCODING_HINT) from None
     # splitlines() handles \r\n and lone \r; strip the spaces WikiText puts around lines.
     return text.splitlines()
 
