@@ -1,4 +1,5 @@
-"""The ``nlpkit`` command line: run, predict, evaluate, recipe show|check, plugins."""
+"""The ``nlpkit`` command line: run, predict, evaluate, recipe show|check, plugins, and
+the commands that plugins add."""
 
 from __future__ import annotations
 
@@ -14,7 +15,30 @@ from nlpkit.errors import DataError, Interrupted, NlpkitError
 
 class _Group(click.Group):
     """Turns nlpkit's own errors into one paragraph on stderr and exit code 2, and Ctrl-C
-    into ``stopped: ...`` and exit code 130 (click would print "Aborted!" and exit 1)."""
+    into ``stopped: ...`` and exit code 130 (click would print "Aborted!" and exit 1).
+
+    Also serves the commands that plugins add (``register_commands``), so they run under
+    the same handling. They are looked up only for a name that is not the core's, so that
+    ``nlpkit run`` and the like never wait for the plugins to load.
+    """
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        return command if command is not None else _plugin_commands().get(cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return super().list_commands(ctx) + sorted(_plugin_commands())  # no clashes: plugins.py refuses them
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The core's commands, then the plugins' under a heading of their own."""
+        core = [(name, self.commands[name]) for name in super().list_commands(ctx)]
+        added = sorted(_plugin_commands().items())
+        limit = formatter.width - 6 - max((len(name) for name, _ in core + added), default=0)
+        for title, commands in (("Commands", core), ("Plugin commands", added)):
+            rows = [(name, cmd.get_short_help_str(limit)) for name, cmd in commands if not cmd.hidden]
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -27,7 +51,14 @@ class _Group(click.Group):
             sys.exit(Interrupted.exit_code)
 
 
-@click.group(cls=_Group)
+def _plugin_commands() -> dict[str, click.Command]:
+    from nlpkit.plugins import registry
+
+    return registry().commands
+
+
+# Subcommands, the plugins' included, inherit the context settings: -h everywhere.
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="nlpkit")
 def main() -> None:
     """Fine-tune and pre-train BERT encoders from YAML recipes."""
@@ -202,7 +233,7 @@ def check(recipe_path: Path, overrides: tuple[str, ...]) -> None:
 
 @main.command()
 def plugins() -> None:
-    """List the loaded plugins with their versions, tasks and encoder aliases."""
+    """List the loaded plugins: versions, tasks, encoders, commands."""
     from nlpkit.plugins import registry
 
     failed = False
@@ -212,6 +243,8 @@ def plugins() -> None:
             provides.append("tasks: " + ", ".join(info.tasks))
         if info.encoders:
             provides.append("encoders: " + ", ".join(info.encoders))
+        if info.commands:
+            provides.append("commands: " + ", ".join(info.commands))
         status = f"FAILED: {info.error}" if info.error else "; ".join(provides) or "(nothing registered)"
         failed |= info.error is not None
         click.echo(f"{info.name} {info.version}  {status}")

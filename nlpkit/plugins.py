@@ -1,8 +1,10 @@
 """Plugin discovery: built-in and third-party plugins through the ``nlpkit`` entry points.
 
 Registration does not depend on import order: every lookup goes through
-:func:`manager`, which loads all entry points once. A plugin that fails to import is
+:func:`registry`, which loads all entry points once. A plugin that fails to import is
 recorded by name and reported (``nlpkit plugins`` and a warning), never swallowed.
+The same holds for what a plugin registers: a hook that raises, or a task, encoder alias
+or command name that is taken, fails that plugin alone.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Callable
 
+import click
 import pluggy
 
 from nlpkit import encoders, hookspecs
@@ -35,6 +38,7 @@ class PluginInfo:
     module: str
     tasks: list[str] = field(default_factory=list)
     encoders: list[str] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
     error: str | None = None
 
 
@@ -42,13 +46,33 @@ class PluginInfo:
 class Registry:
     pm: pluggy.PluginManager
     plugins: dict[str, PluginInfo]
-    tasks: dict[str, type["Task"]]
-    task_plugin: dict[str, str]
-    encoders: dict[str, Callable[[], str]]
+    tasks: dict[str, type["Task"]] = field(default_factory=dict)
+    task_plugin: dict[str, str] = field(default_factory=dict)
+    encoders: dict[str, Callable[[], str]] = field(default_factory=dict)
     encoder_plugin: dict[str, str] = field(default_factory=dict)
+    commands: dict[str, click.Command] = field(default_factory=dict)
+    command_plugin: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _Registered:
+    """What one plugin's hooks registered, before it is checked against the others."""
+
+    tasks: dict[str, type["Task"]] = field(default_factory=dict)
+    encoders: dict[str, Callable[[], str]] = field(default_factory=dict)
+    # A group of the plugin's own: what it adds (or breaks) stays out of ``nlpkit``
+    # until its names are checked.
+    commands: click.Group = field(default_factory=lambda: click.Group("nlpkit"))
 
 
 def _load() -> Registry:
+    pm, plugins, builtin = _discover()
+    return _merge(pm, plugins, builtin, _collect(pm, plugins))
+
+
+def _discover() -> tuple[pluggy.PluginManager, dict[str, PluginInfo], set[str]]:
+    """Registers the default plugins and every entry point that imports and names only
+    nlpkit's hooks; returns the manager, every plugin's info and the built-in names."""
     pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
     pm.add_hookspecs(hookspecs)
     plugins: dict[str, PluginInfo] = {}
@@ -76,49 +100,79 @@ def _load() -> Registry:
             hooks = ", ".join(n for n in dir(hookspecs) if n.startswith("register_"))
             info.error = f"{exc} (nlpkit's hooks: {hooks})"
             _report(info, dist)
+    return pm, plugins, builtin
 
-    # What each plugin registers, checked on its own first: a plugin that breaks the
-    # contract is reported and contributes nothing, and never hides the others.
+
+def _collect(pm: pluggy.PluginManager, plugins: dict[str, PluginInfo]) -> dict[str, _Registered]:
+    """What each plugin registers, checked on its own first: a plugin that breaks the
+    contract is reported and contributes nothing, and never hides the others."""
     found: dict[str, _Registered] = {name: _Registered() for name in plugins}
-    for hook, kind in ((pm.hook.register_tasks, "task"), (pm.hook.register_encoders, "encoder")):
+    for hook in (pm.hook.register_tasks, pm.hook.register_encoders, pm.hook.register_commands):
         for impl in hook.get_hookimpls():
             info, mine = plugins[impl.plugin_name], found[impl.plugin_name]
-            add = partial(_check_task, mine.tasks) if kind == "task" else partial(_check_encoder, mine.encoders)
             try:
-                impl.function(register=add)
+                _call(hook.name, impl.function, mine)
             except Exception as exc:
                 if info.error is None:
                     info.error = exc.args[0] if isinstance(exc, PluginError) else f"{type(exc).__name__}: {exc}"
                     _report(info)
+    return found
 
-    tasks: dict[str, type[Task]] = {}
-    task_plugin: dict[str, str] = {}
-    aliases: dict[str, Callable[[], str]] = {}
-    alias_plugin: dict[str, str] = {}
+
+def _call(hook: str, function: Callable[..., object], mine: _Registered) -> None:
+    if hook == "register_tasks":
+        function(register=partial(_check_task, mine.tasks))
+    elif hook == "register_encoders":
+        function(register=partial(_check_encoder, mine.encoders))
+    else:
+        function(cli=mine.commands)
+        for name, command in mine.commands.commands.items():
+            if not isinstance(command, click.Command):
+                raise PluginError(f"register_commands added {command!r} as '{name}', which is not a click command")
+
+
+def _merge(
+    pm: pluggy.PluginManager, plugins: dict[str, PluginInfo], builtin: set[str], found: dict[str, _Registered]
+) -> Registry:
+    reg = Registry(pm, plugins)
+    core = _core_commands()
     # Built-ins first: a third-party plugin cannot take over a built-in name.
     for name in sorted(plugins, key=lambda n: n not in builtin):
         info, mine = plugins[name], found[name]
         if info.error is not None:
             continue
-        clashes = [f"task '{t}' (plugin '{task_plugin[t]}')" for t in mine.tasks if t in tasks]
-        clashes += [f"encoder alias '{a}' (plugin '{alias_plugin[a]}')" for a in mine.encoders if a in aliases]
+        clashes = _clashes(reg, core, mine)
         if clashes:
             info.error = f"registers names already taken: {', '.join(clashes)}; nothing of it was loaded"
             _report(info)
             continue
         for task_name, cls in mine.tasks.items():
-            tasks[task_name], task_plugin[task_name] = cls, name
+            reg.tasks[task_name], reg.task_plugin[task_name] = cls, name
             info.tasks.append(task_name)
         for alias, resolve in mine.encoders.items():
-            aliases[alias], alias_plugin[alias] = resolve, name
+            reg.encoders[alias], reg.encoder_plugin[alias] = resolve, name
             info.encoders.append(alias)
-    return Registry(pm, plugins, tasks, task_plugin, aliases, alias_plugin)
+        for command_name, command in mine.commands.commands.items():
+            reg.commands[command_name], reg.command_plugin[command_name] = command, name
+            info.commands.append(command_name)
+    return reg
 
 
-@dataclass
-class _Registered:
-    tasks: dict[str, type["Task"]] = field(default_factory=dict)
-    encoders: dict[str, Callable[[], str]] = field(default_factory=dict)
+def _clashes(reg: Registry, core: set[str], mine: _Registered) -> list[str]:
+    clashes = [f"task '{t}' (plugin '{reg.task_plugin[t]}')" for t in mine.tasks if t in reg.tasks]
+    clashes += [f"encoder alias '{a}' (plugin '{reg.encoder_plugin[a]}')" for a in mine.encoders if a in reg.encoders]
+    for command in mine.commands.commands:
+        if command in core:
+            clashes.append(f"command '{command}' (nlpkit's own)")
+        elif command in reg.commands:
+            clashes.append(f"command '{command}' (plugin '{reg.command_plugin[command]}')")
+    return clashes
+
+
+def _core_commands() -> set[str]:
+    from nlpkit.cli import main  # the group holds the core's commands only; plugins' are looked up
+
+    return set(main.commands)
 
 
 def _check_task(into: dict[str, type["Task"]], cls: object) -> None:

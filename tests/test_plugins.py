@@ -145,7 +145,7 @@ def test_a_plugin_that_breaks_the_contract_fails_alone_and_says_why(
     assert errors["unfinished"].startswith("task 'unfinished' (Unfinished) does not implement build_head, ")
     assert errors["nomonitor"].startswith("task 'nomonitor' (NoMonitor) sets no monitor")
     assert errors["notatask"] == "register_tasks registered 'classification', which is not a subclass of nlpkit.task.Task"
-    assert "register_task" in errors["misspelt"] and "nlpkit's hooks: register_encoders, register_tasks" in errors["misspelt"]
+    assert "register_task" in errors["misspelt"] and "nlpkit's hooks: register_commands, register_encoders, register_tasks" in errors["misspelt"]
     assert "encoder alias 'minilm' (plugin 'nlpkit.encoders')" in errors["hijack"]
     assert plugins.resolve_encoder("minilm") != "/nowhere"
     # Every other plugin still loads, and every failure is said on stderr by name.

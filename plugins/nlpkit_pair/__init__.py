@@ -1,6 +1,7 @@
 """Sentiment (``task: sentiment``), sentence pairs (``task: pair``) and BERT's
 next-sentence prediction (``task: nsp``): nlpkit's built-in plugin on top of the
-classification plugin (readers, heads, metrics) and the pre-training corpus tools."""
+classification plugin (readers, heads, metrics) and the pre-training corpus tools.
+It adds ``nlpkit nsp-score`` (:mod:`nlpkit_pair.scoring`)."""
 
 from nlpkit.hookspecs import hookimpl
 
@@ -15,3 +16,10 @@ def register_tasks(register):
     register(SentimentTask)
     register(PairTask)
     register(NspTask)
+
+
+@hookimpl
+def register_commands(cli):
+    from nlpkit_pair.scoring import nsp_score  # torch is imported when it runs, not here
+
+    cli.add_command(nsp_score)

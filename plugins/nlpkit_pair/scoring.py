@@ -1,6 +1,6 @@
 """Next-sentence scores from a checkpoint that already has an NSP head, or from a run.
 
-    python -m nlpkit_pair.scoring SOURCE FILE [--max-length N] [--predictions OUT.jsonl]
+    nlpkit nsp-score SOURCE FILE [--max-length N] [--predictions OUT.jsonl]
 
 SOURCE is a ``BertForPreTraining``/``BertForNextSentencePrediction`` checkpoint (its
 ``cls.seq_relationship`` weights), an nlpkit pre-training run's ``model/`` folder, or an
@@ -8,16 +8,16 @@ nlpkit ``task: nsp`` run directory. FILE is read like ``task: nsp`` data: a corp
 built from it with the default eval seed) or labelled pairs (TSV/CSV/JSONL ``text_a``,
 ``text_b``, ``label``). Prints the metrics as JSON. To score a recipe's held-out split
 (e.g. the articles that ``recipes/nsp-wikitext.yaml`` holds out), use
-``python -m nlpkit_pretrain.evaluate recipes/nsp-wikitext.yaml SOURCE``.
+``nlpkit evaluate SOURCE --recipe recipes/nsp-wikitext.yaml``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
+
+import click
 
 if TYPE_CHECKING:  # pragma: no cover
     from nlpkit.predictor import Predictor
@@ -62,26 +62,24 @@ def score_file(predictor: "Predictor", path: str | Path) -> tuple[list[Any], lis
     return examples, predictions, metrics
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m nlpkit_pair.scoring", description=__doc__.split("\n\n")[0])
-    parser.add_argument("source", help="checkpoint with an NSP head, or an nlpkit run directory")
-    parser.add_argument("file", help="corpus or labelled pairs")
-    parser.add_argument("--max-length", type=int, default=128)
-    parser.add_argument("--predictions", type=Path, help="write one JSON line per pair here")
-    args = parser.parse_args(argv)
-    from nlpkit.errors import NlpkitError
+@click.command("nsp-score")
+@click.argument("source")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--max-length", type=int, default=128, show_default=True, help="Longest pair, in tokens (an nsp run keeps its own).")
+@click.option("--predictions", "predictions_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write one JSON line per pair here.")
+def nsp_score(source: str, file: Path, max_length: int, predictions_path: Path | None) -> None:
+    """Score the pairs of FILE with the next-sentence head of SOURCE.
 
-    try:
-        predictor = load_nsp(args.source, max_length=args.max_length)
-        examples, predictions, metrics = score_file(predictor, args.file)
-    except NlpkitError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    if args.predictions:
-        args.predictions.write_text("".join(l + "\n" for l in predictor.render(examples, predictions)), encoding="utf-8")
-    print(json.dumps(metrics, indent=2))
-    return 0
+    SOURCE is a checkpoint with a next-sentence-prediction head (BertForPreTraining), a
+    pre-training run or a task: nsp run directory. FILE is a corpus (pairs built with the
+    default eval seed) or labelled pairs (text_a, text_b, label). Prints the metrics as JSON.
+    """
+    predictor = load_nsp(source, max_length=max_length)
+    examples, predictions, metrics = score_file(predictor, file)
+    if predictions_path is not None:
+        from nlpkit.rundir import write_lines
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+        count = write_lines(predictions_path, predictor.render(examples, predictions))  # whole or not at all
+        click.echo(f"wrote {count} lines to {predictions_path}", err=True)
+    click.echo(json.dumps(metrics, indent=2))

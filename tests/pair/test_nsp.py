@@ -150,7 +150,7 @@ def test_nsp_trains_from_a_corpus_and_predicts_pairs(tiny_encoder: Path, tmp_pat
     held_out = make_task({"train": str(corpus), "validation_documents": 2}).read(corpus, "validation")
     _, again = scorer.evaluate(held_out)
     assert again["nsp_accuracy"] == metrics["nsp_accuracy"]
-    from nlpkit_pretrain.evaluate import evaluate_checkpoint  # scores any checkpoint on a recipe's split
+    from nlpkit.evaluation import evaluate_checkpoint  # scores any checkpoint on a recipe's split
 
     assert evaluate_checkpoint(recipe, result.run_dir)["nsp_accuracy"] == metrics["nsp_accuracy"]
     with pytest.raises(NlpkitError, match="pairs of texts"):

@@ -107,7 +107,7 @@ def test_end_to_end_scratch_then_fine_tune(corpus_file: Path, tmp_path: Path, mo
     assert (model_dir / "config.json").is_file() and (model_dir / "model.safetensors").is_file()
 
     # Held-out perplexity of the run's model, recomputed outside the run: same masks, same number.
-    from nlpkit_pretrain.evaluate import evaluate_checkpoint
+    from nlpkit.evaluation import evaluate_checkpoint
 
     recipe = Path(result.run_dir) / "recipe.yaml"
     again = evaluate_checkpoint(recipe, result.run_dir, ["train.precision=32"])
