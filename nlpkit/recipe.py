@@ -1,13 +1,15 @@
 """Recipes: one YAML file per experiment, validated against typed sections.
 
-Flow: YAML (safe) -> ``${ENV}`` interpolation -> ``key.sub=value`` overrides ->
-validation of the core sections and of the task plugin's own ``data``/``head`` options.
+Flow: YAML (safe, checked for alias bombs and duplicate keys) -> ``key.sub=value``
+overrides -> ``${ENV}`` interpolation -> validation of the core sections and of the task
+plugin's own ``data``/``head`` options -> the monitored metric against the task's metrics.
 Every error names the file, the key and what was expected, with a "did you mean" hint.
 """
 
 from __future__ import annotations
 
 import ast
+import codecs
 import copy
 import difflib
 import functools
@@ -15,19 +17,54 @@ import importlib.util
 import inspect
 import os
 import re
+import types
 from pathlib import Path
-from typing import Any, Literal, Mapping, Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Mapping, Sequence, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from nlpkit.errors import RecipeError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from nlpkit.task import Task
 
 
 class Section(BaseModel):
     """A recipe section: unknown keys are errors, values are type-checked."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_number(cls, value: Any, info: ValidationInfo) -> Any:
+        # Pydantic's lax mode reads `epochs: true` as 1; strings of digits (from ${ENV})
+        # stay accepted. Declared on the base, so every task's option class has it too.
+        field = cls.model_fields.get(info.field_name or "")
+        if field is not None and _bool_for_number(field.annotation, value):
+            raise PydanticCustomError("bool_for_number", "expected a number, not a boolean")
+        return value
+
+
+def _bool_for_number(annotation: Any, value: Any) -> bool:
+    """Whether ``value`` holds a boolean where ``annotation`` takes a number but no boolean."""
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        return _bool_for_number(args[0], value)
+    if origin in (Union, types.UnionType):
+        if isinstance(value, bool) and any(a in (bool, Any) for a in args):
+            return False
+        return any(_bool_for_number(a, value) for a in args)
+    if isinstance(value, bool):
+        return annotation in (int, float)
+    if origin in (list, tuple, set, frozenset) and isinstance(value, (list, tuple)):
+        if origin is tuple and Ellipsis not in args:  # fixed length: one type per position
+            return any(_bool_for_number(a, v) for a, v in zip(args, value))
+        return bool(args) and any(_bool_for_number(args[0], v) for v in value)
+    if origin is dict and isinstance(value, dict) and len(args) == 2:
+        return any(_bool_for_number(args[1], v) for v in value.values())
+    return False
 
 
 class EncoderSection(Section):
@@ -75,6 +112,22 @@ class DataSection(Section):
     cache: bool = Field(True, description="Cache tokenized features between runs.")
     cache_dir: str | None = Field(None, description="Default: $NLPKIT_CACHE or ~/.cache/nlpkit.")
 
+    @field_validator("encoding")
+    @classmethod
+    def _text_encoding(cls, value: str) -> str:
+        # Checked here, not when the first file is opened after the recipe was accepted.
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise PydanticCustomError(
+                "encoding", "not a known text encoding (e.g. utf-8, utf-8-sig, latin-1, cp1252)"
+            ) from None
+        try:
+            "".encode(value)  # rot13, base64 and the like are codecs, but not for text files
+        except LookupError:
+            raise PydanticCustomError("encoding", "a codec, but not a text encoding") from None
+        return value
+
 
 class HeadSection(Section):
     """Core head keys; a task's ``HeadOptions`` subclasses this."""
@@ -116,7 +169,15 @@ class TrainSection(Section):
     @field_validator("precision", mode="before")
     @classmethod
     def _precision_as_text(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int) else value
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("max_steps")
+    @classmethod
+    def _steps_or_epochs(cls, value: int) -> int:
+        # 0 would train nothing and still export the untrained model as a result.
+        if value == 0 or value < -1:
+            raise PydanticCustomError("max_steps", "expected -1 (the epochs decide) or a positive number of steps")
+        return value
 
 
 class OutputSection(Section):
@@ -162,17 +223,108 @@ _Loader.add_implicit_resolver(
 )
 
 
-def parse_yaml(text: str) -> Any:
-    return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
+ALIAS_BUDGET = 10_000
+"""Nodes that aliases may add to a document beyond those written in it. Anchors and
+aliases (``*defaults``, ``<<: *defaults``) add tens; nested aliases that repeat each
+other ("billion laughs") add billions from a few hundred bytes, and whatever walks the
+result (interpolation, validation) would run out of time and memory."""
+
+
+def parse_yaml(text: str, where: str = "<yaml>") -> Any:
+    """Safe YAML with YAML 1.2 floats. The node graph is checked before any Python object
+    is built: aliases may not expand it past :data:`ALIAS_BUDGET`, nor refer to
+    themselves, and a mapping may not repeat a key (PyYAML would keep the last)."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(node, where)
+        _check_duplicate_keys(node, where, loader)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _check_expansion(root: yaml.Node, where: str) -> None:
+    """Count the nodes of the document with its aliases expanded, each distinct node
+    once (memoised): time and memory grow with the file, not with the expansion."""
+    sizes: dict[int, int] = {}
+    expanded = _expanded_size(root, sizes, where)
+    if expanded - len(sizes) > ALIAS_BUDGET:
+        raise RecipeError(
+            f"{where}: aliases expand its {len(sizes):,} YAML nodes to {expanded:,}; at most {ALIAS_BUDGET:,} "
+            "more than written are allowed (nested aliases that repeat each other, a 'billion laughs' document)"
+        )
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int], where: str) -> int:
+    key = id(node)
+    if key in sizes:
+        if sizes[key] < 0:  # still being counted: the alias sits inside its own anchor
+            raise RecipeError(f"{where}:{node.start_mark.line + 1}: an alias refers to the node that contains it")
+        return sizes[key]
+    sizes[key] = -1
+    if isinstance(node, yaml.MappingNode):
+        children = [child for pair in node.value for child in pair]
+    elif isinstance(node, yaml.SequenceNode):
+        children = list(node.value)
+    else:
+        children = []
+    sizes[key] = 1 + sum(_expanded_size(child, sizes, where) for child in children)
+    return sizes[key]
+
+
+def _check_duplicate_keys(root: yaml.Node, where: str, loader: yaml.SafeLoader) -> None:
+    """Every mapping (each distinct node once) names each key once; merged keys
+    (``<<: *defaults``) may be given again, as YAML's merge allows."""
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, str]] = [(root, "")]
+    while stack:
+        node, path = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((item, f"{path}[{i}]") for i, item in enumerate(node.value))
+        elif isinstance(node, yaml.MappingNode):
+            lines: dict[Any, int] = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
+                    continue
+                key = loader.construct_object(key_node)
+                dotted = f"{path}.{key}" if path else str(key)
+                line = key_node.start_mark.line + 1
+                if key in lines:
+                    raise RecipeError(
+                        f"{where}:{line}: duplicate key {dotted} (lines {lines[key]} and {line}); "
+                        "YAML would silently keep only the last: merge them or delete one"
+                    )
+                lines[key] = line
+                stack.append((value_node, dotted))
+
+
+def _decode(data: bytes, path: Path) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise RecipeError(
+            f"{path}:{line}: byte 0x{data[exc.start]:02x} (column {column}) is not UTF-8; "
+            "a recipe is read as UTF-8: save it in that encoding"
+        ) from None
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise RecipeError(f"recipe file {path} does not exist")
-    text = path.read_text(encoding="utf-8")
+    text = _decode(path.read_bytes(), path)
     try:
-        loaded = parse_yaml(text)
+        loaded = parse_yaml(text, str(path))
+    except RecursionError:
+        raise RecipeError(f"{path}: nested too deeply to read") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         if mark is not None and mark.line >= len(text.splitlines()):  # at the end of the file:
@@ -217,8 +369,8 @@ def apply_overrides(raw: dict[str, Any], overrides: Sequence[str], source: str) 
             raise RecipeError(f"override '{item}' is not of the form key.sub=value (e.g. train.epochs=1)")
         dotted, text = item.split("=", 1)
         try:
-            value = parse_yaml(text) if text.strip() else None
-        except yaml.YAMLError:
+            value = parse_yaml(text, f"{source}: override {dotted.strip()}") if text.strip() else None
+        except (yaml.YAMLError, RecursionError):
             value = text
         parts = dotted.strip().split(".")
         node = raw
@@ -280,6 +432,7 @@ def build_recipe(raw: Mapping[str, Any], source: str = "<recipe>", *, check_path
     check_trainer_keys(recipe)
     if recipe.data.validation and recipe.data.validation_split:
         raise RecipeError(f"{source}: give either data.validation or data.validation_split, not both")
+    check_monitor(recipe, task_cls)
     if check_paths:
         check_files(recipe)
     return recipe
@@ -317,6 +470,29 @@ def check_trainer_keys(recipe: Recipe) -> None:
                 + (f" (did you mean trainer.{hint[0]}?)" if hint else "")
                 + "; the trainer section takes the arguments of pytorch_lightning.Trainer"
             )
+
+
+def check_monitor(recipe: Recipe, task_cls: type["Task"]) -> None:
+    """``train.monitor`` must be a metric that the task's validation reports for these
+    options: found out after a first epoch of training, a typo costs the epoch."""
+    from nlpkit.task import Task
+
+    monitor = recipe.train.monitor
+    if monitor is None or task_cls.metric_names is Task.metric_names:
+        return  # the task does not say (a plugin's choice): the first validation checks it
+    names = task_cls(recipe).metric_names()
+    if names is None or monitor in names:
+        return
+    known = sorted(names)
+    if monitor.startswith("val_") and monitor[4:] in names:
+        hint = f" (did you mean {monitor[4:]}? the metric is named without the val_ prefix of the logs)"
+    else:
+        close = difflib.get_close_matches(monitor, known, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+    raise RecipeError(
+        f"{recipe.source}: train.monitor: {monitor!r} is not a validation metric of task {recipe.task} "
+        f"with this recipe's options{hint}; its metrics: {', '.join(known)}"
+    )
 
 
 def check_files(recipe: Recipe) -> None:

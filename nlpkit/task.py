@@ -185,6 +185,14 @@ class Task(ABC, Generic[ExampleT]):
         """Metrics of predictions against the examples' gold labels. Flat float values
         are logged during training; nested values (per class) go to metrics.json."""
 
+    def metric_names(self) -> frozenset[str] | None:
+        """The flat (number) keys of ``compute_metrics`` for this recipe's options, so
+        that a misspelt ``train.monitor`` fails when the recipe is loaded, not after an
+        epoch. Include a name that only the data can rule out (SQuAD v2's ``NoAns_f1``).
+        Called on a task built from the recipe alone, before ``setup``: read options,
+        import nothing heavy. None (the default): not known; the first validation checks."""
+        return None
+
     def record(self, example: ExampleT, prediction: dict[str, Any]) -> dict[str, Any]:
         """One line of a run directory's predictions file (prediction plus gold)."""
         return dict(prediction)

@@ -282,6 +282,12 @@ class ClassificationTask(Task[TextExample]):
             predictions=[p[key] for p in predictions], references=[e.label for e in examples]
         )
 
+    def metric_names(self) -> frozenset[str]:
+        # The flat keys of ClassificationMetric (metric.py), per config.
+        if self.head_options.multi_label:
+            return frozenset({"accuracy", "micro_f1", "macro_f1"})
+        return frozenset({"accuracy", "macro_f1", "mcc"})
+
     def has_labels(self, examples: Sequence[TextExample]) -> bool:
         return all(e.label is not None for e in examples)
 

@@ -337,6 +337,10 @@ class NerTask(Task[NerExample]):
         references = [e.tags or [] for e in examples]
         return score(references, [p["tags"] for p in predictions], self.data_options.metric, self.scheme)
 
+    def metric_names(self) -> frozenset[str]:
+        # The flat keys of scoring.score (per_type is nested).
+        return frozenset({"precision", "recall", "f1", "macro_precision", "macro_recall", "macro_f1", "accuracy"})
+
     def has_labels(self, examples: Sequence[NerExample]) -> bool:
         return bool(examples) and all(e.tags is not None for e in examples)
 

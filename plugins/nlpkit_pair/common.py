@@ -175,6 +175,11 @@ class ScoredTask(ClassificationTask):
 
         return RegressionMetric()
 
+    def metric_names(self) -> frozenset[str]:
+        if not self.regression:
+            return super().metric_names()
+        return frozenset({"pearson", "spearman", "mae", "mse"})  # RegressionMetric's keys
+
     def compute_metrics(self, examples: Sequence[Any], predictions: Sequence[dict[str, Any]]) -> dict[str, Any]:
         if not self.regression:
             return super().compute_metrics(examples, predictions)

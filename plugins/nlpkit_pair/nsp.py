@@ -169,6 +169,9 @@ class NspTask(PairTask):
             for p in predictions
         ]
 
+    def metric_names(self) -> frozenset[str]:
+        return frozenset({"nsp_accuracy", "f1", "macro_f1", "mcc"})  # the positive class is is_next
+
     def compute_metrics(self, examples: Sequence[PairExample], predictions: Sequence[dict[str, Any]]) -> dict[str, Any]:  # type: ignore[override]
         metrics = super().compute_metrics(examples, predictions)
         return {"nsp_accuracy": metrics.pop("accuracy"), **metrics}

@@ -155,6 +155,17 @@ class PairTask(ScoredTask):
             metrics = {"accuracy": metrics["accuracy"], "f1": metrics["per_class"].get(positive, {}).get("f1", 0.0), **metrics}
         return metrics
 
+    def metric_names(self) -> frozenset[str]:
+        names = super().metric_names()
+        if self.regression:
+            return names
+        opts = self.data_options
+        fixed = opts.labels if opts.positive_label is None else None
+        # f1 needs a positive class; only a fixed label set can rule one out before reading.
+        if fixed is not None and "1" not in fixed and len(fixed) != 2:
+            return names
+        return names | {"f1"}
+
     def record(self, example: PairExample, prediction: dict[str, Any]) -> dict[str, Any]:  # type: ignore[override]
         row: dict[str, Any] = {"text_a": example.text_a, "text_b": example.text_b}
         if example.id is not None:

@@ -331,6 +331,10 @@ class PretrainTask(Task[Document]):
             result.pop("nsp_accuracy", None)
         return result
 
+    def metric_names(self) -> frozenset[str]:
+        names = frozenset({"mlm_loss", "perplexity", "mlm_accuracy", "masked_tokens"})  # PretrainingMetric
+        return (names | {"nsp_accuracy"}) if self.nsp else names
+
     def record(self, example: Document, prediction: dict[str, Any]) -> dict[str, Any]:
         return {"document": example.title or f"{example.path}:{example.line}", **prediction}
 

@@ -269,6 +269,19 @@ class QATask(Task[QAExample]):
         metrics = self.metric().compute(predictions=scored, references=references, no_answer_threshold=math.inf)
         return {k: float(v) for k, v in metrics.items()}
 
+    def metric_names(self) -> frozenset[str]:
+        # squad_v1 / squad_v2 (metric.py); squad_v2 unset: the training data decides.
+        v1 = frozenset({"exact_match", "f1"})
+        parts = ("exact", "f1", "total")
+        v2 = frozenset(
+            [*parts, *(f"{group}_{p}" for group in ("HasAns", "NoAns") for p in parts),
+             "best_exact", "best_exact_thresh", "best_f1", "best_f1_thresh"]
+        )
+        given = self.data_options.squad_v2
+        if given is None:
+            return v1 | v2
+        return v2 if given else v1
+
     def has_labels(self, examples: Sequence[QAExample]) -> bool:
         return any(e.has_gold for e in examples)
 
