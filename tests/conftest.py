@@ -1,9 +1,15 @@
-"""Shared fixtures: a tiny random BERT, small labelled files, an isolated feature cache."""
+"""Shared fixtures: a tiny random BERT, small labelled files, an isolated feature cache.
+
+Tiers (markers registered in pyproject.toml): the default run is in-process; a test that
+starts Python in a subprocess (the CLI, signals, DDP, pip install) is marked
+`integration`, one that trains on the real data in ../shared/data `slow`."""
 
 from __future__ import annotations
 
 import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,6 +27,27 @@ NEGATIVE = ["a terrible boring film", "awful and dull", "i hated every minute", 
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NLPKIT_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture(autouse=True)
+def _subprocesses_only_in_integration_tests(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep the default tier in-process: a test that starts Python (nlpkit, pip) in a
+    subprocess fails unless it is marked integration (or slow)."""
+    if request.node.get_closest_marker("integration") or request.node.get_closest_marker("slow"):
+        return
+    popen_init = subprocess.Popen.__init__
+
+    def guarded(self, args, *rest, **kwargs):  # type: ignore[no-untyped-def]
+        first = args.split()[0] if isinstance(args, str) and args.strip() else args
+        if not isinstance(first, (str, bytes, os.PathLike)):
+            first = next(iter(first), "")
+        program = os.path.basename(os.fsdecode(first))
+        if os.fsdecode(first) == sys.executable or program.startswith("python") or program in ("nlpkit", "pip", "pip3"):
+            pytest.fail(f"{request.node.nodeid} starts a subprocess ({program}): mark it @pytest.mark.integration",
+                        pytrace=False)
+        popen_init(self, args, *rest, **kwargs)
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", guarded)
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,8 @@ import yaml
 
 from .conftest import REPO
 
+pytestmark = pytest.mark.integration  # pip installs the package and runs nlpkit in subprocesses
+
 EXAMPLE = REPO / "docs" / "example-plugin"
 TEXT = [
     "Angela Merkel visited Paris on Monday .",

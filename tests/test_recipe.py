@@ -145,6 +145,7 @@ def test_resolved_recipe_round_trips(tmp_path: Path, data_file: Path) -> None:
     assert again.to_dict() == recipe.to_dict()
 
 
+@pytest.mark.integration  # a fresh interpreter: what `nlpkit recipe check` imports
 @pytest.mark.parametrize(
     "body, expected",
     [
