@@ -6,7 +6,6 @@ import hashlib
 import json
 import logging
 import os
-import pickle
 import random
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from tqdm.auto import tqdm
 
+from nlpkit import feature_cache
 from nlpkit.recipe import Recipe
 from nlpkit.task import Feature, Task
 
@@ -209,11 +209,28 @@ def _counts_summed_over_chunks(total: int) -> Iterator[None]:
 
 
 def encode_split(task: Task, split: Split, tokenizer: "PreTrainedTokenizerBase", recipe: Recipe) -> None:
-    """Encode a split, reusing features cached under the same data, tokenizer and settings."""
+    """Encode a split, reusing features cached under the same data, tokenizer and settings.
+
+    The cache holds data only (:mod:`nlpkit.feature_cache`): a file found at the cache
+    path is never executed, and one that is not a store written for this key (damaged,
+    foreign, planted) is reported and replaced by a fresh encoding."""
     training = split.name == "train"
     if not recipe.data.cache:
         split.features = encode(task, split.examples, tokenizer, training=training, desc=f"tokenizing {split.name}")
         return
+    key = cache_key(task, split, tokenizer)
+    path = cache_dir(recipe) / f"{task.name}-{split.name}-{key}{feature_cache.SUFFIX}"
+    cached = _cached_features(path, key)
+    if cached is not None:
+        split.features = cached
+        log.info("data.%s: %d features from cache %s", split.name, len(cached), path)
+        return
+    split.features = encode(task, split.examples, tokenizer, training=training, desc=f"tokenizing {split.name}")
+    _store_features(path, split, key)
+
+
+def cache_key(task: Task, split: Split, tokenizer: "PreTrainedTokenizerBase") -> str:
+    """What the features of ``split`` depend on, hashed; the format number is part of it."""
     key_parts = {
         "file": _file_digest(split.path),
         "split": split.name,
@@ -221,23 +238,30 @@ def encode_split(task: Task, split: Split, tokenizer: "PreTrainedTokenizerBase",
         "tokenizer": tokenizer_fingerprint(tokenizer),
         "task": task.name,
         "settings": task.cache_settings(),
-        "format": 1,
+        "format": int(feature_cache.VERSION),
     }
-    key = hashlib.sha256(json.dumps(key_parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
-    path = cache_dir(recipe) / f"{task.name}-{split.name}-{key}.pkl"
-    if path.exists():
-        try:
-            with path.open("rb") as handle:
-                split.features = pickle.load(handle)
-            log.info("data.%s: %d features from cache %s", split.name, len(split.features), path)
-            return
-        except (OSError, pickle.UnpicklingError, EOFError):
-            log.warning("ignoring unreadable feature cache %s", path)
-    split.features = encode(task, split.examples, tokenizer, training=training, desc=f"tokenizing {split.name}")
+    return hashlib.sha256(json.dumps(key_parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def _cached_features(path: Path, key: str) -> list[Feature] | None:
+    """The features stored at ``path``, or None when there are none to use."""
+    if not path.exists():
+        return None
+    try:
+        return feature_cache.load_features(path, key)
+    except (OSError, feature_cache.CacheFormatError) as exc:
+        log.warning("ignoring feature cache %s (%s); encoding again", path, exc)
+        return None
+
+
+def _store_features(path: Path, split: Split, key: str) -> None:
     from nlpkit.rundir import replacing
 
-    with replacing(path) as partial, partial.open("wb") as handle:  # parallel runs never read half a file
-        pickle.dump(split.features, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        with replacing(path) as partial:  # parallel runs never read half a file
+            feature_cache.save_features(partial, split.features, key)
+    except feature_cache.UnstorableFeatures as exc:
+        log.warning("data.%s: features not cached: %s", split.name, exc)
 
 
 class FeatureDataset:

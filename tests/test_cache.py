@@ -19,7 +19,7 @@ def cached_recipe(classification_recipe: dict, tmp_path: Path) -> dict:
 def test_a_second_run_takes_every_split_from_the_cache(cached_recipe: dict, tmp_path: Path) -> None:
     cache, recipe = tmp_path / "features", cached_recipe
     nlpkit.run(recipe, overwrite=True)
-    files = sorted(p.name for p in cache.rglob("*.pkl"))
+    files = sorted(p.name for p in cache.rglob("*.safetensors"))
     assert len(files) == 3  # train, validation, test
 
     result = nlpkit.run(recipe, overwrite=True)
@@ -28,7 +28,7 @@ def test_a_second_run_takes_every_split_from_the_cache(cached_recipe: dict, tmp_
     # Encoding train in the first run left truncation settings on the tokenizer; they
     # must not change the keys of the splits encoded after it.
     assert [h.split(":")[0] for h in hits] == ["data.train", "data.validation", "data.test"]
-    assert sorted(p.name for p in cache.rglob("*.pkl")) == files
+    assert sorted(p.name for p in cache.rglob("*.safetensors")) == files
 
 
 def test_other_settings_get_another_entry(cached_recipe: dict, tmp_path: Path) -> None:
@@ -36,4 +36,4 @@ def test_other_settings_get_another_entry(cached_recipe: dict, tmp_path: Path) -
     nlpkit.run(recipe, overwrite=True)
     shorter = {**recipe, "encoder": {**recipe["encoder"], "max_length": 16}}
     nlpkit.run(shorter, overwrite=True)
-    assert len(list(cache.rglob("*.pkl"))) == 6
+    assert len(list(cache.rglob("*.safetensors"))) == 6
