@@ -6,6 +6,7 @@ Every record keeps its file and line so that a bad row is reported where it is.
 from __future__ import annotations
 
 import csv
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,14 @@ from nlpkit.jsonl import json_objects
 
 Format = Literal["auto", "tsv", "csv", "jsonl", "lines"]
 Column = str | int
+
+MAX_FIELD_CHARS = 10_000_000
+"""The longest field of a TSV/CSV row that is read. Python's csv module stops at 131,072
+characters, which a long document (a report, a book chapter) can exceed; its head is
+still a good input, so such texts are read. Nothing a model sees lies 10 million
+characters in: a longer field is a file read with the wrong format or delimiter (or an
+open quote), and its row is a bad row."""
+_CSV_LIMIT = min(sys.maxsize, 2**31 - 1)  # the parser never stops mid-row: rows end where they end
 
 
 @dataclass
@@ -57,9 +66,9 @@ def read_records(
     ``delimiter`` (default: a space), e.g. TREC's ``LABEL question``.
 
     Malformed rows (not JSON, a column count unlike the header's or, without a header,
-    unlike most rows of the file) go to ``errors``: raised, or skipped and counted
-    (default: raised). A broken CSV quote stops the reading in either case: where the
-    next row begins is unknown."""
+    unlike most rows of the file, a field longer than :data:`MAX_FIELD_CHARS`) go to
+    ``errors``: raised, or skipped and counted (default: raised). A broken CSV quote
+    stops the reading in either case: where the next row begins is unknown."""
     fmt = detect_format(path, fmt)
     if errors is None:
         errors = RowErrors(path)
@@ -91,7 +100,7 @@ def _delimited(
     encoding: str,
     errors: RowErrors,
 ) -> Iterator[Record]:
-    rows = list(_rows(path, fmt, delimiter, encoding))
+    rows = list(_rows(path, fmt, delimiter, encoding, errors))
     if not rows:
         return
     named = {str(c) for c in columns if isinstance(c, str)}
@@ -115,9 +124,11 @@ def _delimited(
         yield Record(number, {str(i): cell for i, cell in enumerate(row)}, indexed=True)
 
 
-def _rows(path: Path, fmt: Format, delimiter: str | None, encoding: str) -> Iterator[tuple[int, list[str]]]:
+def _rows(
+    path: Path, fmt: Format, delimiter: str | None, encoding: str, errors: RowErrors
+) -> Iterator[tuple[int, list[str]]]:
     """The non-blank rows of a delimited file, each with the line it starts on (a quoted
-    field may run over several lines)."""
+    field may run over several lines); a row with an overlong field goes to ``errors``."""
     sep = delimiter or ("\t" if fmt == "tsv" else ",")
     quoting = csv.QUOTE_NONE if fmt == "tsv" else csv.QUOTE_MINIMAL
     with path.open(encoding=encoding, newline="") as handle:
@@ -126,25 +137,33 @@ def _rows(path: Path, fmt: Format, delimiter: str | None, encoding: str) -> Iter
         reader = csv.reader(handle, delimiter=sep, quoting=quoting, strict=quoting != csv.QUOTE_NONE)
         start = 1
         while True:
+            previous = csv.field_size_limit(_CSV_LIMIT)  # process-wide: set only while parsing a row
             try:
                 row = next(reader)
             except StopIteration:
                 return
             except csv.Error as exc:
                 raise DataError(path, start, _csv_problem(str(exc), sep, quoting)) from None
+            finally:
+                csv.field_size_limit(previous)
             number, start = start, reader.line_num + 1
-            if any(cell.strip() for cell in row):
+            longest = max(map(len, row), default=0)
+            if longest > MAX_FIELD_CHARS:
+                errors.add(number, _too_long(longest, quoting))
+            elif any(cell.strip() for cell in row):
                 yield number, row
+
+
+def _too_long(length: int, quoting: int) -> str:
+    quoted = quoting != csv.QUOTE_NONE
+    hint = "; is a '\"' left open on this row?" if quoted else "; is data.format or data.delimiter wrong?"
+    return f"a field of {length:,} characters, more than the {MAX_FIELD_CHARS:,} nlpkit reads{hint}"
 
 
 def _csv_problem(message: str, sep: str, quoting: int) -> str:
     quoted = quoting != csv.QUOTE_NONE
     if message == "unexpected end of data" and quoted:
         return "a quoted field that starts on this row is never closed (no closing '\"' before the end of the file)"
-    if message.startswith("field larger than field limit"):
-        limit = csv.field_size_limit()
-        hint = "; is a '\"' left open on this row?" if quoted else ""
-        return f"a field is longer than {limit} characters (the csv module's limit){hint}"
     if message.endswith("expected after '\"'"):
         return f"expected {sep!r} or the end of the line after the closing '\"' of a quoted field, found more text"
     return f"cannot be read as {'CSV' if quoted else 'TSV'}: {message}"
