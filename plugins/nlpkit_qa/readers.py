@@ -48,6 +48,12 @@ class ReadReport:
     repaired: int = 0
     skipped: int = 0
     problems: list[str] = field(default_factory=list)
+    unanswerable: list[str] = field(default_factory=list)
+    """Unanswerable questions skipped where none were expected (their messages)."""
+
+
+class UnanswerableQuestion(DataError):
+    """A question without an answer in data read as SQuAD v1.1 (every question answered)."""
 
 
 def check_answer(
@@ -76,12 +82,16 @@ def _find_all(context: str, text: str) -> list[int]:
     return found
 
 
-def read_qa(path: str | Path, *, encoding: str = "utf-8-sig", on_error: str = "raise") -> tuple[list[QAExample], ReadReport]:
+def read_qa(
+    path: str | Path, *, encoding: str = "utf-8-sig", on_error: str = "raise", unanswerable: bool = True
+) -> tuple[list[QAExample], ReadReport]:
     """Read SQuAD JSON (``data[].paragraphs[].qas[]``) or JSONL, told apart by content.
 
     A malformed question (in SQuAD JSON: also a malformed article or paragraph, with
     its questions) raises a :class:`DataError` naming its line (JSONL) or its JSON path
     (``data[0].paragraphs[1].qas[2]``), or with ``on_error="skip"`` is counted and dropped.
+    With ``unanswerable=False`` (SQuAD v1.1) a question without an answer is such a bad
+    row too (an :class:`UnanswerableQuestion`, counted apart when skipped).
     """
     path = Path(path)
     text = path.read_text(encoding=encoding)
@@ -109,13 +119,16 @@ def read_qa(path: str | Path, *, encoding: str = "utf-8-sig", on_error: str = "r
         try:
             if isinstance(row, DataError):
                 raise row
-            example = _example(row, path, line, report, where)
+            example = _example(row, path, line, report, where, unanswerable)
             seen[example.id] += 1
             if seen[example.id] > 1:
                 raise DataError(path, line, f"{where + ': ' if where else ''}question id {example.id} occurs twice")
         except DataError as exc:
             if on_error != "skip":
                 raise
+            if isinstance(exc, UnanswerableQuestion):
+                report.unanswerable.append(str(exc))
+                continue
             report.skipped += 1
             report.problems.append(str(exc))
             continue
@@ -226,7 +239,10 @@ def _jsonl_rows(text: str, path: Path) -> Iterator[tuple[int | None, str | None,
         yield number, None, row
 
 
-def _example(row: dict[str, Any], path: Path, line: int | None, report: ReadReport, where: str | None = None) -> QAExample:
+def _example(
+    row: dict[str, Any], path: Path, line: int | None, report: ReadReport, where: str | None = None,
+    unanswerable: bool = True,
+) -> QAExample:
     """``where``: the question's JSON path in SQuAD JSON (``line`` is None there)."""
     qid = row.get("id")
     if qid is None or isinstance(qid, (dict, list)):
@@ -262,6 +278,12 @@ def _example(row: dict[str, Any], path: Path, line: int | None, report: ReadRepo
     answers = [] if impossible else [check_answer(who, context, t, s, path, line, report) for t, s in zip(texts, starts)]
     if not answers:
         impossible = True  # no gold answer (JSONL v2 style): the question is unanswerable
+    if impossible and not unanswerable:
+        why = '"is_impossible": true' if row.get("is_impossible") else "no answers"
+        raise UnanswerableQuestion(
+            path, line, f"{who}: an unanswerable question ({why}), but data.squad_v2 is false (every question "
+            "has an answer); set data.squad_v2: true if the data holds questions without an answer (SQuAD v2.0)",
+        )
     return QAExample(qid, question, context, answers, impossible)
 
 

@@ -13,7 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Sequence
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from nlpkit.errors import NlpkitError, RecipeError
 from nlpkit.recipe import DataSection, HeadSection, Recipe
@@ -50,11 +50,16 @@ class QADataOptions(DataSection):
         description="Fraction (seeded) of the training windows of answerable questions that miss the "
         "answer (labelled [CLS]) to keep; 1 keeps all.",
     )
-    squad_v2: bool | None = Field(
-        None,
-        description="Questions may have no answer (null answers, SQuAD v2.0 scoring); "
-        "default: yes when the training data holds unanswerable questions.",
+    squad_v2: bool = Field(
+        False,
+        description="Some questions have no answer (SQuAD v2.0): null answers are predicted and "
+        "scored. false (SQuAD v1.1): every question has an answer, and one without is a bad row.",
     )
+
+    @field_validator("squad_v2", mode="before")
+    @classmethod
+    def _null_is_false(cls, value: Any) -> Any:
+        return False if value is None else value  # run directories of earlier versions saved null (auto)
 
 
 class QAHeadOptions(HeadSection):
@@ -111,7 +116,7 @@ class QATask(Task[QAExample]):
     # -- reading -------------------------------------------------------------------
     def read(self, path: Path, split: str) -> list[QAExample]:
         data = self.data_options
-        examples, report = read_qa(path, encoding=data.encoding, on_error=data.on_error)
+        examples, report = read_qa(path, encoding=data.encoding, on_error=data.on_error, unanswerable=self.squad_v2)
         if report.repaired:
             log.warning(
                 "data.%s: %d answer_start values did not point at their answer text and were repaired "
@@ -121,6 +126,11 @@ class QATask(Task[QAExample]):
             log.warning(
                 "data.%s: skipped %d malformed questions (or articles/paragraphs with their questions; data.on_error: "
                 "skip), e.g. %s", split, report.skipped, report.problems[0]
+            )
+        if report.unanswerable:
+            log.warning(
+                "data.%s: skipped %d unanswerable questions (data.squad_v2 is false; data.on_error: skip), e.g. %s",
+                split, len(report.unanswerable), report.unanswerable[0],
             )
         return examples
 
@@ -153,12 +163,6 @@ class QATask(Task[QAExample]):
                 yield example.context
 
     # -- state ---------------------------------------------------------------------
-    def setup(self, train: Sequence[QAExample]) -> None:
-        if self.data_options.squad_v2 is None:
-            self.squad_v2 = any(e.is_impossible for e in train)
-            if self.squad_v2:
-                log.info("qa: the training data holds unanswerable questions: SQuAD v2.0 mode (null answers)")
-
     def check(self, examples: Sequence[QAExample], split: str) -> list[str]:
         impossible = sum(e.is_impossible and e.has_gold for e in examples)
         if impossible and not self.squad_v2:
@@ -270,17 +274,14 @@ class QATask(Task[QAExample]):
         return {k: float(v) for k, v in metrics.items()}
 
     def metric_names(self) -> frozenset[str]:
-        # squad_v1 / squad_v2 (metric.py); squad_v2 unset: the training data decides.
+        # squad_v1 / squad_v2 (metric.py), as data.squad_v2 says.
         v1 = frozenset({"exact_match", "f1"})
         parts = ("exact", "f1", "total")
         v2 = frozenset(
             [*parts, *(f"{group}_{p}" for group in ("HasAns", "NoAns") for p in parts),
              "best_exact", "best_exact_thresh", "best_f1", "best_f1_thresh"]
         )
-        given = self.data_options.squad_v2
-        if given is None:
-            return v1 | v2
-        return v2 if given else v1
+        return v2 if self.data_options.squad_v2 else v1
 
     def has_labels(self, examples: Sequence[QAExample]) -> bool:
         return any(e.has_gold for e in examples)

@@ -27,8 +27,9 @@ def test_squad_recipe_validates(monkeypatch: pytest.MonkeyPatch) -> None:
         load_recipe(RECIPE, ["data.window_overlap=317"])
 
 
-def test_v2_mode_from_training_data_decode_metrics_and_render(tokenizer) -> None:
-    task = QATask(load_recipe({"task": "qa", "encoder": {"max_length": 32}, "data": {"max_question_length": 12}}))
+def test_v2_mode_decode_metrics_and_render(tokenizer) -> None:
+    data = {"max_question_length": 12, "squad_v2": True}
+    task = QATask(load_recipe({"task": "qa", "encoder": {"max_length": 32}, "data": data}))
     context = "paris is the capital of france ."
     examples = [
         QAExample("has", "what is the capital of france ?", context, [Answer("paris", 0)]),
