@@ -4,6 +4,7 @@ the commands that plugins add."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Iterator
@@ -82,24 +83,31 @@ def run(recipe: Path, overrides: tuple[str, ...], resume: bool, overwrite: bool)
         click.echo(f"run directory: {result.run_dir}")
 
 
+BLANK_LINE = (
+    "blank line: each line is one input and gets one output row; remove the line or give it a text "
+    "(blank lines at the end of the file are ignored)"
+)
+
+
 def _read_inputs(path: Path) -> list[tuple[int, Any]]:
-    """(line number, input): JSONL (one JSON value per line) for .jsonl/.json files, else
-    one text per line; blank lines are skipped."""
+    """(line number, input), one per line: JSONL (one JSON value per line) for .jsonl/.json
+    files, else one text per line. Lines end at "\\n" only (a "\\r\\n" ending is stripped, a
+    lone "\\r" stays in the text): line numbers are those of ``grep -n``, and output rows
+    line up with them. A blank line is refused, except at the end of the file (editors
+    add them): skipping it would shift every later row."""
     is_json = path.suffix.lower() in (".jsonl", ".json", ".ndjson")
     inputs: list[tuple[int, Any]] = []
+    blank: int | None = None  # the first blank line after the last input
     try:
-        with path.open(encoding="utf-8-sig") as handle:
+        with path.open(encoding="utf-8-sig", newline="\n") as handle:
             for number, line in enumerate(handle, start=1):
-                line = line.rstrip("\r\n")
-                if not line.strip():
+                text = line.removesuffix("\n").removesuffix("\r") if line.endswith("\n") else line
+                if not text.strip():
+                    blank = blank or number
                     continue
-                if is_json:
-                    try:
-                        inputs.append((number, json.loads(line)))
-                    except json.JSONDecodeError as exc:
-                        raise DataError(path, number, f"not valid JSON: {exc.msg}") from None
-                else:
-                    inputs.append((number, line))
+                if blank is not None:
+                    raise DataError(path, blank, BLANK_LINE)
+                inputs.append((number, _parse_json(path, number, text) if is_json else text))
     except UnicodeDecodeError as exc:
         from nlpkit.data import undecodable
 
@@ -109,17 +117,59 @@ def _read_inputs(path: Path) -> list[tuple[int, Any]]:
     return inputs
 
 
-def _examples(task: Any, path: Path, inputs: list[tuple[int, Any]]) -> list[Any]:
+def _parse_json(path: Path, number: int, text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(path, number, f"not valid JSON: {exc.msg}") from None
+
+
+def _check_texts(path: Path, inputs: list[tuple[int, Any]]) -> None:
+    """The core's empty-text rule (:func:`nlpkit.predictor.check_inputs`), by line."""
+    from nlpkit.errors import InputError
+    from nlpkit.predictor import check_inputs
+
+    try:
+        check_inputs([value for _, value in inputs])
+    except InputError as exc:
+        line = inputs[exc.index][0] if exc.index is not None else None
+        raise DataError(path, line, exc.reason) from None
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse an --output path that cannot be written before the model loads and runs.
+    Missing folders are created when writing (as before); the nearest existing one must
+    be a writable directory. (Permission bits do not stop root; a file in the way does.)"""
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise NlpkitError(f"--output {path} cannot be written: {folder} is a file, not a directory")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise NlpkitError(f"--output {path} cannot be written: the directory {folder} is not writable")
+
+
+def _examples(predictor: Any, path: Path, inputs: list[tuple[int, Any]]) -> list[Any]:
     """The task's examples for ``inputs``; a bad input is reported with its line."""
     try:
-        return task.examples_from_inputs([value for _, value in inputs])
+        return predictor.examples_from_inputs([value for _, value in inputs])
     except NlpkitError as exc:
         for number, value in inputs:  # which line: only on the error path
             try:
-                task.examples_from_inputs([value])
+                predictor.examples_from_inputs([value])
             except NlpkitError:
                 raise DataError(path, number, str(exc)) from None
         raise
+
+
+def _row(number: int, value: Any, prediction: dict[str, Any]) -> dict[str, Any]:
+    """One JSONL output row: the input's line number, a JSONL object's ``id``, then the
+    prediction, so that rows can be matched to inputs without counting."""
+    row: dict[str, Any] = {"line": number}
+    if isinstance(value, dict) and "id" in value:
+        row["id"] = value["id"]
+    row.update((key, item) for key, item in prediction.items() if key not in row)
+    return row
 
 
 @main.command()
@@ -130,15 +180,23 @@ def _examples(task: Any, path: Path, inputs: list[tuple[int, Any]]) -> list[Any]
               help="Write here instead of standard output.")
 @click.option("--format", "fmt", default="jsonl", show_default=True, help="Output format (jsonl, or a task's own).")
 def predict(run_dir: Path, input_path: Path, output_path: Path | None, fmt: str) -> None:
-    """Predict INPUT with the model of RUN_DIR."""
-    from nlpkit.predictor import Predictor
+    """Predict INPUT with the model of RUN_DIR: one output row per input line, with its
+    line number ("line") and a JSONL object's "id"."""
+    from nlpkit.predictor import Predictor, read_meta
 
+    # The quick checks first: nothing is loaded until the run, output and inputs are usable.
+    read_meta(run_dir)
+    if output_path is not None:
+        _check_writable(output_path)
     inputs = _read_inputs(input_path)
+    _check_texts(input_path, inputs)
     predictor = Predictor.load(run_dir)
-    examples = _examples(predictor.task, input_path, inputs)
+    examples = _examples(predictor, input_path, inputs)
     predictions = predictor.predict_examples(examples)
     if fmt == "jsonl":
-        lines: Iterator[str] = (json.dumps(p, ensure_ascii=False) for p in predictions)
+        lines: Iterator[str] = (
+            json.dumps(_row(number, value, p), ensure_ascii=False) for (number, value), p in zip(inputs, predictions)
+        )
     else:
         lines = predictor.render(examples, predictions, fmt)
     _emit(lines, output_path)

@@ -36,6 +36,17 @@ class RunDirError(NlpkitError):
     """A run directory is missing, incomplete or in the way."""
 
 
+class InputError(NlpkitError):
+    """An input given to predict cannot be used (e.g. an empty text). ``index`` is its
+    position in the list given (None for a single input); ``reason`` is the message
+    without that position, for callers that name it otherwise (a file's line)."""
+
+    def __init__(self, reason: str, index: int | None = None) -> None:
+        self.index = index
+        self.reason = reason
+        super().__init__(reason if index is None else f"inputs[{index}]: {reason}")
+
+
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C: the command stopped; the message says what was kept and how to go on.
 

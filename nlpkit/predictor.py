@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-from nlpkit.errors import RunDirError
+from nlpkit.errors import InputError, PluginError, RunDirError
 from nlpkit.task import Feature, Task
 
 log = logging.getLogger("nlpkit")
@@ -34,9 +34,10 @@ class Predictor:
     @classmethod
     def load(cls, run_dir: str | Path) -> "Predictor":
         """The model of a finished run directory (``run_dir/model``), with its task, label
-        maps and precision; :class:`RunDirError` if it is missing or damaged."""
+        maps and precision; :class:`RunDirError` if it is missing or damaged: an absent
+        file, a task state the task cannot restore, or a head file that does not hold
+        exactly the head's tensors (a random head would predict differently each time)."""
         from safetensors import SafetensorError
-        from safetensors.torch import load_file
         from transformers import AutoModel, AutoTokenizer
 
         from nlpkit.encoder import quiet_transformers
@@ -46,46 +47,38 @@ class Predictor:
 
         run_dir = Path(run_dir)
         model_dir = run_dir / MODEL_DIR
-        meta_path = model_dir / TASK_FILE
-        if not meta_path.is_file():
-            raise RunDirError(
-                f"{run_dir} is not a finished nlpkit run directory (no {MODEL_DIR}/{TASK_FILE}); "
-                "a run writes it when training ends"
-            )
+        meta = read_meta(run_dir)
         quiet_transformers()
-        for name in (TASK_FILE, "recipe.yaml", "config.json", HEAD_FILE):
-            if not (model_dir / name).is_file():
-                raise RunDirError(f"{run_dir} is incomplete: {MODEL_DIR}/{name} is missing; train the run again")
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            if not isinstance(meta, dict) or "task" not in meta:
-                raise ValueError("expected an object with a 'task' key")
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise RunDirError(f"{meta_path} is damaged ({exc}); train the run again") from None
         raw = read_yaml(model_dir / "recipe.yaml")
         # The data files of the original run need not exist where the model is used.
         recipe = build_recipe(raw, str(model_dir / "recipe.yaml"), check_paths=False)
-        task = get_task(meta["task"], source=str(meta_path))(recipe)
-        task.load_state_dict(meta.get("state", {}))
+        task = get_task(meta["task"], source=str(model_dir / TASK_FILE))(recipe)
+        _restore_state(task, meta, model_dir / TASK_FILE)
         try:
             tokenizer = AutoTokenizer.from_pretrained(model_dir)
             encoder = AutoModel.from_pretrained(model_dir)
             head = task.build_head(encoder)
-            head.load_state_dict(load_file(model_dir / HEAD_FILE), strict=False)
         except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise RunDirError(f"{model_dir}: the saved model cannot be loaded ({first}); train the run again") from None
+            raise _unloadable(model_dir, exc) from None
+        _load_head(head, model_dir / HEAD_FILE, task.name)
         model = TaskModel(encoder, head)
         return cls(task, tokenizer, model, batch_size=meta.get("eval_batch_size", 64), precision=meta.get("precision", "32"))
 
     # -- prediction ----------------------------------------------------------------
     def predict(self, inputs: Any = None, /, **fields: Any) -> Any:
-        """``predict("text")`` -> one prediction; ``predict([...])`` -> a list;
-        ``predict(question=..., context=...)`` -> one prediction from named fields."""
+        """``predict("text")`` -> one prediction; ``predict([...])`` -> a list, one
+        prediction per input in the same order; ``predict(question=..., context=...)`` ->
+        one prediction from named fields.
+
+        An input whose text is empty or only whitespace is refused with
+        :class:`~nlpkit.errors.InputError` (training refuses such texts too): a string,
+        any string of a tuple or list (a pair), and any string value of a dict other than
+        ``id``. In a list, the error names the input's position (``inputs[3]: ...``)."""
         if fields:
             if inputs is not None:
                 raise TypeError("give inputs either positionally or as keyword fields, not both")
-            return self.predict_examples(self.task.examples_from_inputs([fields]))[0]
+            check_inputs([fields], single=True)
+            return self.predict_examples(self.examples_from_inputs([fields]))[0]
         if inputs is None:
             raise TypeError("predict() needs inputs")
         if isinstance(inputs, (bytes, bytearray)) or not isinstance(inputs, (str, dict, Iterable)):
@@ -100,8 +93,20 @@ class Predictor:
             isinstance(inputs, tuple) and all(isinstance(x, str) for x in inputs)
         )
         batch = [inputs] if single else list(inputs)
-        predictions = self.predict_examples(self.task.examples_from_inputs(batch))
+        check_inputs(batch, single=single)
+        predictions = self.predict_examples(self.examples_from_inputs(batch))
         return predictions[0] if single else predictions
+
+    def examples_from_inputs(self, inputs: Sequence[Any]) -> list[Any]:
+        """The task's examples for user inputs, exactly one per input (predictions are
+        matched to inputs by position). Callers run :func:`check_inputs` first."""
+        examples = self.task.examples_from_inputs(inputs)
+        if len(examples) != len(inputs):
+            raise PluginError(
+                f"task {self.task.name}: examples_from_inputs returned {len(examples)} examples for "
+                f"{len(inputs)} inputs; predictions would not line up with the inputs"
+            )
+        return examples
 
     def predict_examples(self, examples: Sequence[Any], features: Sequence[Feature] | None = None) -> list[dict[str, Any]]:
         """Predictions for the task's own examples (what ``task.read`` or
@@ -114,7 +119,13 @@ class Predictor:
         if features is None:
             features = encode(self.task, examples, self.tokenizer, training=False, desc="tokenizing")
         outputs = self.infer(features)
-        return self.task.decode(examples, features, outputs)
+        predictions = self.task.decode(examples, features, outputs)
+        if len(predictions) != len(examples):
+            raise PluginError(
+                f"task {self.task.name}: decode returned {len(predictions)} predictions for {len(examples)} "
+                "examples; they would not line up with the inputs"
+            )
+        return predictions
 
     def evaluate(self, examples: Sequence[Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         """Predictions and metrics for labelled examples of the task (``task.read`` of a
@@ -148,6 +159,118 @@ class Predictor:
 
     def render(self, examples: Sequence[Any], predictions: Sequence[dict[str, Any]], fmt: str = "jsonl") -> Iterator[str]:
         return self.task.render(examples, predictions, fmt)
+
+
+EMPTY_TEXT = "is empty or only whitespace: there is nothing to predict from (training refuses empty texts too)"
+
+
+def check_inputs(inputs: Sequence[Any], *, single: bool = False) -> None:
+    """Refuse an input whose text is empty or only whitespace (:class:`InputError`, with
+    its position unless ``single``), before any task sees it: one rule for every task
+    and every caller (``predict``, ``nlpkit predict``)."""
+    for index, value in enumerate(inputs):
+        blank = blank_text(value)
+        if blank is not None:
+            raise InputError(f"{blank} {EMPTY_TEXT}", None if single else index)
+
+
+def blank_text(value: Any) -> str | None:
+    """Which text of one input is empty or only whitespace ("the text", "text 2 of the
+    tuple", "'text_b'"), or None. Strings are checked inside tuples and lists (pairs,
+    pre-split words) and as dict values, except ``id``; other values are the task's."""
+    if isinstance(value, str):
+        return None if value.strip() else "the text"
+    if isinstance(value, (tuple, list)):
+        position = _blank_position(value)
+        return None if position is None else f"text {position} of the {type(value).__name__}"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "id":
+                continue
+            if isinstance(item, str) and not item.strip():
+                return repr(key)
+            position = _blank_position(item) if isinstance(item, (tuple, list)) else None
+            if position is not None:
+                return f"text {position} of {key!r}"
+    return None
+
+
+def _blank_position(items: Sequence[Any]) -> int | None:
+    return next((i for i, item in enumerate(items, start=1) if isinstance(item, str) and not item.strip()), None)
+
+
+def read_meta(run_dir: str | Path) -> dict[str, Any]:
+    """``model/task.json`` of a finished run, after checking that every model file is
+    there: a quick check (nothing is loaded) that callers can make before other work."""
+    run_dir = Path(run_dir)
+    model_dir = run_dir / MODEL_DIR
+    meta_path = model_dir / TASK_FILE
+    if not meta_path.is_file():
+        raise RunDirError(
+            f"{run_dir} is not a finished nlpkit run directory (no {MODEL_DIR}/{TASK_FILE}); "
+            "a run writes it when training ends"
+        )
+    for name in (TASK_FILE, "recipe.yaml", "config.json", HEAD_FILE):
+        if not (model_dir / name).is_file():
+            raise RunDirError(f"{run_dir} is incomplete: {MODEL_DIR}/{name} is missing; train the run again")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if not isinstance(meta, dict) or "task" not in meta:
+            raise ValueError("expected an object with a 'task' key")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RunDirError(f"{meta_path} is damaged ({exc}); train the run again") from None
+    return meta
+
+
+def _restore_state(task: Task, meta: dict[str, Any], meta_path: Path) -> None:
+    """The task's saved state (label maps...). Plugins index the state directly, so a
+    damaged one raises whatever Python raises (KeyError, TypeError): say which file."""
+    state = meta.get("state", {})
+    try:
+        task.load_state_dict(state)
+    except RunDirError:
+        raise
+    except Exception as exc:  # any plugin's code: every failure means the same to the user
+        if isinstance(exc, KeyError):
+            what = f"has no {exc.args[0]!r}" if exc.args else "lacks a key"
+        else:
+            what = f"cannot be restored ({type(exc).__name__}: {exc})"
+        shown = json.dumps(state, ensure_ascii=False) if "state" in meta else "absent"
+        raise RunDirError(
+            f"{meta_path}: the saved state of task {task.name} {what} (\"state\": {shown:.80}); train the run again"
+        ) from None
+
+
+def _load_head(head: Any, path: Path, task_name: str) -> None:
+    """Load the head's tensors strictly: every tensor of the head must be in the file and
+    nothing else. No shipped head has optional tensors: constant buffers (the CRF's
+    constraint penalties) are non-persistent, so never saved nor expected, and tied
+    weights are handled by ``load_model`` (safetensors stores shared tensors once)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_model
+
+    try:
+        missing, unexpected = load_model(head, path, strict=False)
+    except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
+        raise _unloadable(path.parent, exc) from None
+    if missing or unexpected:
+        problems = [
+            f"{label} tensors {_names(keys)}" for label, keys in (("missing", missing), ("unexpected", unexpected)) if keys
+        ]
+        raise RunDirError(
+            f"{path} does not hold the head of task {task_name}: {'; '.join(problems)}; train the run again"
+        )
+
+
+def _names(keys: Iterable[str], shown: int = 5) -> str:
+    names = sorted(keys)
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
+def _unloadable(model_dir: Path, exc: Exception) -> RunDirError:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return RunDirError(f"{model_dir}: the saved model cannot be loaded ({first}); train the run again")
 
 
 def _cuda_available() -> bool:

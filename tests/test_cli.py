@@ -39,7 +39,7 @@ def test_run_predict_and_evaluate(classification_recipe: dict, tmp_path: Path, m
     texts.write_text("i loved it\nawful and dull\n")
     predicted = invoke("predict", str(run_dir), "--input", str(texts))
     rows = [json.loads(line) for line in predicted.output.splitlines()]
-    assert len(rows) == 2 and all(set(r) == {"label", "probabilities"} for r in rows)
+    assert [r["line"] for r in rows] == [1, 2] and all(set(r) == {"line", "label", "probabilities"} for r in rows)
 
     as_jsonl = tmp_path / "texts.jsonl"
     as_jsonl.write_text('{"text": "i loved it"}\n"awful and dull"\n')
