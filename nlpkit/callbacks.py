@@ -1,20 +1,127 @@
-"""Lightning callbacks of the core."""
+"""Lightning callbacks of the core, and its checkpoint IO: the one place where checkpoints
+are read and written."""
 
 from __future__ import annotations
 
+import os
+import pickle
+import re
 import signal
 import sys
 import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.plugins.io import TorchCheckpointIO
+
+from nlpkit import rundir
+from nlpkit.errors import RunDirError, Terminated
 
 if TYPE_CHECKING:  # pragma: no cover
     from nlpkit.cpu import KeptMemoryLimit
     from nlpkit.errors import TrainingInterrupted
+
+SAFE_GLOBALS: tuple[Any, ...] = ()
+"""What nlpkit's checkpoints hold besides what ``torch.load(weights_only=True)`` accepts
+anyway (tensors, dtypes, dicts, lists, tuples, str, int, float, bool, None): nothing. The
+model and optimizer state, the LR scheduler's (LambdaLR: numbers and an empty dict per
+group), the loops' progress, the ModelCheckpoint and EarlyStopping states (paths as str,
+scores as tensors, the stopping reason as an int), the training loader's position
+(``nlpkit_train_loader``: ints) and torch's random state (``nlpkit_rng_state``: uint8
+tensors) are all plain data; tests/test_checkpoint_safety.py checks it on a real run. A
+type added here is one that loading may construct: add only plain data types."""
+
+
+def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
+    """A checkpoint's contents, unpickled as data only: a file that holds anything else
+    (an object whose unpickling could run code) is refused with a :class:`RunDirError`."""
+    path = Path(path)
+    try:
+        with torch.serialization.safe_globals(list(SAFE_GLOBALS)):
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise RunDirError(_refused(path, _unsafe_detail(str(exc)))) from None
+    except FileNotFoundError:
+        raise RunDirError(f"{path}: no such checkpoint") from None
+    except (OSError, RuntimeError, EOFError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RunDirError(
+            f"{path} cannot be read as a checkpoint ({first}): it is damaged or cut short; start the run again "
+            "with --overwrite"
+        ) from None
+
+
+def check_checkpoint(path: Path) -> None:
+    """Refuse a checkpoint that holds more than data, before the run reads or trains anything:
+    its pickle is scanned, not run (cheap: the tensors are not read). A file in another
+    format than ``torch.save``'s zip is loaded the safe way instead."""
+    try:
+        names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except (OSError, RuntimeError, ValueError):
+        load_checkpoint(path)
+        return
+    allowed = {f"{g.__module__}.{g.__qualname__}" for g in SAFE_GLOBALS}
+    unsafe = [name for name in names if name not in allowed]
+    if unsafe:
+        raise RunDirError(_refused(path, "it names " + ", ".join(unsafe)))
+
+
+def _unsafe_detail(message: str) -> str:
+    """What torch's weights-only unpickler stopped at, from its message."""
+    if (found := re.search(r"GLOBAL (\S+)", message)) is not None:
+        return f"it names {found[1]}"
+    if (found := re.search(r"Unsupported operand \S+", message)) is not None:
+        return found[0]
+    return "the safe loader stopped at it"
+
+
+def _refused(path: Path, detail: str) -> str:
+    return (
+        f"{path}: refused: it holds objects other than tensors and plain data ({detail}), and loading those "
+        "could run code; nlpkit checkpoints never hold any. Delete the file if it did not come from nlpkit, and "
+        "start the run again with --overwrite"
+    )
+
+
+class SafeCheckpointIO(TorchCheckpointIO):
+    """Every checkpoint a run reads or writes goes through here (``Trainer(plugins=...)``).
+
+    Loads are :func:`load_checkpoint` (data only, whatever Lightning asks for). Saves are
+    written beside the target and renamed onto it (:func:`nlpkit.rundir.replacing`): a
+    crash midway leaves the earlier checkpoint whole, and no temporary file anywhere else
+    (Lightning's own save leaves one in the system's temp directory when killed)."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
+        if storage_options is not None:
+            raise TypeError("nlpkit's checkpoint IO takes no storage_options")
+        with rundir.replacing(Path(path)) as partial:
+            torch.save(checkpoint, partial)
+
+    def load_checkpoint(
+        self, path: Any, map_location: Callable[..., Any] | None = lambda storage, loc: storage,
+        weights_only: bool | None = None,
+    ) -> dict[str, Any]:
+        return load_checkpoint(path, map_location)
+
+
+class LastCheckpoint(ModelCheckpoint):
+    """``checkpoints/last.ckpt`` every ``train.checkpoint_every_n_steps`` steps and at the
+    end of every epoch: ModelCheckpoint saves on steps or on epochs, not both, so a run
+    killed early in an epoch would otherwise lose the whole epoch before."""
+
+    def __init__(self, dirpath: Path, every_n_steps: int) -> None:
+        super().__init__(dirpath=dirpath, filename=Path(rundir.LAST).stem, every_n_train_steps=every_n_steps,
+                         enable_version_counter=False)
+
+    def on_train_epoch_end(self, trainer: Any, module: Any) -> None:
+        super().on_train_epoch_end(trainer, module)
+        if not self._should_skip_saving_checkpoint(trainer):  # not twice for one step
+            self._save_none_monitor_checkpoint(trainer, self._monitor_candidates(trainer))
 
 
 class Throughput(pl.Callback):
@@ -67,36 +174,55 @@ class ReleaseKeptMemory(pl.Callback):
 
 
 class StopOnInterrupt(pl.Callback):
-    """Ctrl-C while training finishes the step under way, saves it as the last checkpoint
-    and stops with :class:`nlpkit.errors.TrainingInterrupted`: ``--resume`` then loses no
-    step. (Lightning's own handling stops at once and keeps only the checkpoint of
-    ``train.checkpoint_every_n_steps`` before.) A second Ctrl-C stops at once.
+    """Ctrl-C or SIGTERM while training finishes the step under way, saves it as the last
+    checkpoint and stops with :class:`nlpkit.errors.TrainingInterrupted` (exit code 130 or
+    143): ``--resume`` then loses no step. (Lightning's own handling stops at once and keeps
+    only the checkpoint of ``train.checkpoint_every_n_steps`` before; on SIGTERM it even
+    exits with code 0.) A second signal stops at once.
 
     Armed by :meth:`armed` around ``fit``, in the main thread of a single-process run
     (processes of a distributed run could stop at different steps and wait on each other).
     """
 
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
     def __init__(self, checkpoint: Path) -> None:
         self.checkpoint = checkpoint
         self.requested = False
+        self.signum: int = signal.SIGINT
+        self._armed = False
+        self._owner = os.getpid()
 
     @contextmanager
     def armed(self, enabled: bool = True) -> Iterator[None]:
         if not enabled or threading.current_thread() is not threading.main_thread():
             yield
             return
-        previous = signal.signal(signal.SIGINT, self._request)
+        previous = {signum: signal.signal(signum, self._request) for signum in self.SIGNALS}
+        self._armed = True
         try:
             yield
         finally:
-            signal.signal(signal.SIGINT, previous)
+            self._armed = False
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def on_train_start(self, trainer: Any, module: Any) -> None:
+        # fit has put Lightning's SIGTERM handler in front of ours by now: it would end fit
+        # at the next batch, saving nothing, with exit code 0.
+        if self._armed:
+            signal.signal(signal.SIGTERM, self._request)
 
     def _request(self, signum: int, frame: Any) -> None:
+        if os.getpid() != self._owner:  # a forked loader worker: the main process stops it
+            return
         if self.requested:
-            raise KeyboardInterrupt
+            raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
         self.requested = True
+        self.signum = signum
+        name = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
         # Not the logging module: its lock may be held by the code this signal interrupted.
-        sys.stderr.write("\nnlpkit: Ctrl-C: stopping after this training step (Ctrl-C again: at once)\n")
+        sys.stderr.write(f"\nnlpkit: {name}: stopping after this training step ({name} again: at once)\n")
 
     class Stop(Exception):
         """Raised inside ``fit`` (an ``Exception``: Lightning turns a ``KeyboardInterrupt``
@@ -107,7 +233,7 @@ class StopOnInterrupt(pl.Callback):
             raise self.Stop
 
     def stop_if_requested(self, trainer: Any) -> None:
-        """After ``fit``, for a Ctrl-C during the final validation: save and stop."""
+        """After ``fit``, for a signal during the final validation: save and stop."""
         if self._saved_on_request(trainer):
             raise self.interrupted(trainer)
 
@@ -119,4 +245,4 @@ class StopOnInterrupt(pl.Callback):
     def interrupted(self, trainer: Any) -> "TrainingInterrupted":
         from nlpkit.errors import TrainingInterrupted
 
-        return TrainingInterrupted(trainer.global_step, self.checkpoint)
+        return TrainingInterrupted(trainer.global_step, self.checkpoint, signum=self.signum)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Iterator
 
 
 class NlpkitError(Exception):
@@ -48,25 +53,70 @@ class InputError(NlpkitError):
 
 
 class Interrupted(KeyboardInterrupt):
-    """Ctrl-C: the command stopped; the message says what was kept and how to go on.
+    """Ctrl-C or SIGTERM: the command stopped; the message says what was kept and how to go on.
 
     A ``KeyboardInterrupt``, not an :class:`NlpkitError`: Python code that lets Ctrl-C
-    through (``except Exception``) still does. The CLI prints it the same way.
+    through (``except Exception``) still does. The CLI prints it the same way, and exits
+    with the shell's code for the signal: 130 for SIGINT, 143 for SIGTERM.
     """
 
-    exit_code = 130  # the shell's code for a command ended by SIGINT
+    exit_code = 128 + signal.SIGINT
     label = "stopped"
+
+    def __init__(self, message: str = "", *, signum: int = signal.SIGINT) -> None:
+        super().__init__(message)
+        self.signum = signum
+        self.exit_code = 128 + signum
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where SIGINT raises ``KeyboardInterrupt`` (see :func:`sigterm_raises`),
+    so that ``finally`` blocks run and the command says what was kept."""
+
+
+def stopped_by(signum: int) -> str:
+    """How a message names the signal that stopped a command."""
+    return "terminated (SIGTERM)" if signum == signal.SIGTERM else "interrupted"
+
+
+def signal_of(exc: KeyboardInterrupt) -> int:
+    return signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT
+
+
+@contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """Within the block, SIGTERM raises :class:`Terminated` in this process (by default it
+    ends Python at once: no cleanup, exit code -15). Only in the main thread, and only when
+    SIGTERM still has its default action: an application's own handler stays."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        yield
+        return
+    owner = os.getpid()
+
+    def terminate(signum: int, frame: Any) -> None:
+        if os.getpid() != owner:  # a forked loader worker: die as it would have
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        raise Terminated
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 class TrainingInterrupted(Interrupted):
-    """Ctrl-C while training: the step under way was finished and saved for ``--resume``."""
+    """Ctrl-C or SIGTERM while training: the step under way was finished and saved for ``--resume``."""
 
-    def __init__(self, step: int, checkpoint: str | Path) -> None:
+    def __init__(self, step: int, checkpoint: str | Path, *, signum: int = signal.SIGINT) -> None:
         self.step = step
         self.checkpoint = str(checkpoint)
         super().__init__(
-            f"interrupted after step {step}, saved to {self.checkpoint}; the same command with --resume "
-            "continues from there"
+            f"{stopped_by(signum)} after step {step}, saved to {self.checkpoint}; the same command with --resume "
+            "continues from there",
+            signum=signum,
         )
 
 

@@ -1,16 +1,31 @@
-"""The run directory: what a run leaves behind, and how it is written."""
+"""The run directory: what a run leaves behind, and how it is written.
+
+nlpkit marks each run directory it creates (:data:`MARKER`) and only ever deletes what
+the run-directory layout names, inside a marked directory; while a run goes on it holds
+an OS lock on the directory (:class:`RunLock`), which dies with the process.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
+import re
 import shutil
+import signal
+import socket
+import time
 from contextlib import contextmanager
+from glob import escape
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from nlpkit.errors import RunDirError
+from nlpkit.errors import RunDirError, stopped_by
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: runs are not locked
+    fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger("nlpkit")
 
@@ -21,29 +36,220 @@ CHECKPOINTS = "checkpoints"
 PREDICTIONS = "predictions"
 PLOT = "learning_curve.png"
 LOGS = "logs"
+MODEL = "model"
+MARKER = ".nlpkit-run"
+"""Written when nlpkit creates a run directory: {"nlpkit": version, "created": time}."""
+LOCK = ".nlpkit-lock"
+"""Locked (flock) by the run in progress, which writes its PID in it; never deleted."""
+LAST = "last.ckpt"
+
+LAYOUT = frozenset({RECIPE, METRICS, LOG, CHECKPOINTS, PREDICTIONS, PLOT, LOGS, MODEL, MARKER})
+"""What ``--overwrite`` deletes; anything else in the directory stays."""
+BEFORE_TRAINING = frozenset({RECIPE, LOG, MARKER, LOCK})
+"""All that a run leaves when it stops before training: it can simply start again."""
+_PARTIAL = re.compile(r"^\.(?P<name>.+)\.partial(?P<pid>\d+)(?:-(?P<host>[A-Za-z0-9_.-]*))?$")
+_HOST = re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname())
 
 
-def prepare(out: Path, *, resume: bool, overwrite: bool) -> None:
-    """Create ``out``; refuse to write over an earlier run unless asked to.
+def unwritable(path: Path) -> str | None:
+    """Why nlpkit could not write at ``path`` (a directory, existing or to be created), or
+    None. Tried by creating a file in ``path``, or in its nearest existing ancestor: that
+    is what counts, where permission bits do not (root writes through them; a read-only
+    mount stops everyone)."""
+    import tempfile
 
-    A directory holding only the recipe and the log is a run that stopped before it
-    trained (a bad data row, an interrupt while tokenizing): it is used again, and its
-    log grows by the new attempt, so the same command works once the cause is fixed."""
-    if resume:
-        if not (out / CHECKPOINTS / "last.ckpt").exists():
-            raise RunDirError(f"--resume: {out} has no checkpoints/last.ckpt to continue from")
-        return
-    if out.exists() and any(out.iterdir()):
-        if {p.name for p in out.iterdir()} <= {RECIPE, LOG} and not overwrite:
-            log.info("output directory %s holds a run that stopped before training: starting it again", out)
-            return
-        if not overwrite:
-            raise RunDirError(
-                f"output directory {out} already holds a run; continue it with --resume, "
-                f"replace it with --overwrite, or choose another with output.dir=..."
-            )
-        shutil.rmtree(out)
+    folder = path
+    while not folder.exists() and not folder.is_symlink() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        return f"{folder} is a file, not a directory"
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        return f"a file cannot be created in {folder} ({exc.strerror or exc})"
+    return None
+
+
+def open_run(out: Path, *, resume: bool, overwrite: bool, keep: Iterable[str | Path] = ()) -> "RunLock":
+    """Make ``out`` ready for a run and lock it for the run's life; refuse what is not ours.
+
+    An empty or new directory takes a new run. A marked run directory holding only the
+    recipe and the log is a run that stopped before it trained (a bad data row, an
+    interrupt while tokenizing): it is used again, and its log grows by the new attempt, so
+    the same command works once the cause is fixed. ``resume`` needs checkpoints/last.ckpt;
+    ``overwrite`` deletes the layout's entries of a marked directory, never ``out`` itself
+    nor anything in ``keep`` (the recipe, the data). A directory that is not nlpkit's is
+    refused before anything is written into it."""
+    if resume and overwrite:
+        raise RunDirError(f"--resume continues the run in {out} and --overwrite deletes it: give one of the two")
+    if overwrite:
+        _refuse_protected(out, keep)
+    if out.exists() and not out.is_dir():
+        raise RunDirError(f"output.dir {out} is a file, not a directory; choose another with output.dir=...")
+    if out.is_dir():
+        _refuse_foreign(out, resume=resume)
+    elif resume:
+        raise RunDirError(f"--resume: {out} does not exist, so there is no run to continue; run without --resume")
     out.mkdir(parents=True, exist_ok=True)
+    lock = RunLock(out)
+    try:
+        _make_ready(out, resume=resume, overwrite=overwrite)
+    except BaseException:
+        lock.release()
+        raise
+    return lock
+
+
+def _make_ready(out: Path, *, resume: bool, overwrite: bool) -> None:
+    """Under the lock: the directory is looked at again, as another run may have changed it."""
+    names = _entries(out)
+    if overwrite:
+        _clear(out, names)
+    else:
+        _check_reuse(out, names, resume=resume)
+    for folder in (out / CHECKPOINTS, out / PREDICTIONS):
+        clean_partials(folder)  # left by a run killed while writing (kill -9, power loss)
+    if not (out / MARKER).exists():
+        from nlpkit import __version__
+
+        write_json(out / MARKER, {"nlpkit": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+
+
+def _entries(out: Path) -> frozenset[str]:
+    return frozenset(p.name for p in out.iterdir()) if out.is_dir() else frozenset()
+
+
+def _some(names: Iterable[str], limit: int = 5) -> str:
+    names = sorted(names)
+    shown = ", ".join(names[:limit])
+    return f"{shown} and {len(names) - limit} more" if len(names) > limit else shown
+
+
+def _refuse_foreign(out: Path, *, resume: bool) -> None:
+    names = _entries(out)
+    if names <= {LOCK} or MARKER in names:
+        return
+    if resume and (out / CHECKPOINTS / LAST).is_file():  # a run of an nlpkit that wrote no marker yet
+        return
+    raise RunDirError(
+        f"output directory {out} is not empty and is not an nlpkit run directory (it has no {MARKER} file); "
+        f"it holds {_some(names)}. nlpkit neither writes into nor deletes such a directory, not even with "
+        "--overwrite: choose another with output.dir=..., or empty it yourself (runs made before nlpkit wrote "
+        "this marker have none: delete such a run yourself)"
+    )
+
+
+def _refuse_protected(out: Path, keep: Iterable[str | Path]) -> None:
+    """``--overwrite`` deletes in ``out``: never where that could take the user's own files."""
+    target = out.resolve()
+    places = [(Path.cwd(), "the current directory")] + [(Path(p), str(p)) for p in keep]
+    try:
+        places.append((Path.home(), "the home directory"))
+    except RuntimeError:  # no home directory known
+        pass
+    if target == Path(target.anchor):
+        why = "it is the root directory"
+    else:
+        inside = [name for path, name in places if target == path.resolve() or target in path.resolve().parents]
+        if not inside:
+            return
+        why = f"it is or holds {inside[0]}"
+    raise RunDirError(
+        f"--overwrite: refusing to delete anything in {out}: {why}; choose another with output.dir=..."
+    )
+
+
+def _check_reuse(out: Path, names: frozenset[str], *, resume: bool) -> None:
+    last = out / CHECKPOINTS / LAST
+    if resume:
+        if not last.is_file():
+            raise RunDirError(_nothing_to_resume(out, names))
+        return
+    if names <= BEFORE_TRAINING:
+        if names - {MARKER, LOCK}:
+            log.info("output directory %s holds a run that stopped before training: starting it again", out)
+        return
+    if last.is_file():
+        raise RunDirError(
+            f"output directory {out} already holds a run; continue it with --resume, replace it with "
+            "--overwrite, or choose another with output.dir=..."
+        )
+    raise RunDirError(
+        f"output directory {out} already holds a run ({_without_checkpoint(names)}, so --resume has no "
+        f"{CHECKPOINTS}/{LAST} to continue from); replace it with --overwrite, or choose another with output.dir=..."
+    )
+
+
+def _without_checkpoint(names: frozenset[str]) -> str:
+    return "finished" if METRICS in names else "stopped before its first checkpoint"
+
+
+def _nothing_to_resume(out: Path, names: frozenset[str]) -> str:
+    if not names - {MARKER, LOCK}:
+        return f"--resume: {out} holds no run to continue; run without --resume to start one"
+    if names <= BEFORE_TRAINING:
+        return (f"--resume: the run in {out} stopped before training and has no checkpoint to continue from; "
+                "the same command without --resume starts it again")
+    return (f"--resume: {out} has no {CHECKPOINTS}/{LAST} to continue from (the run {_without_checkpoint(names)}); "
+            "start it again with --overwrite, or choose another with output.dir=...")
+
+
+def _clear(out: Path, names: frozenset[str]) -> None:
+    """``--overwrite``: delete the layout's entries (and partial files of them), nothing else."""
+    kept = []
+    for name in sorted(names - {LOCK}):  # the lock file stays: this run holds it
+        partial = _PARTIAL.match(name)
+        if name in LAYOUT or (partial is not None and partial["name"] in LAYOUT):
+            path = out / name
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+        else:
+            kept.append(name)
+    if names - {LOCK}:
+        log.info("--overwrite: replacing the run in %s", out)
+    if kept:
+        log.warning("--overwrite: %s also holds %s, not part of a run directory: left in place", out, _some(kept))
+
+
+class RunLock:
+    """An exclusive OS lock (``flock``) on ``out/.nlpkit-lock`` for the life of a run, with
+    the holder's PID written in it. The OS drops it when the process ends, however it
+    ends: a killed run never leaves a directory locked."""
+
+    def __init__(self, out: Path) -> None:
+        self.path = out / LOCK
+        self._handle: Any = None
+        if fcntl is None:  # pragma: no cover
+            return
+        handle = self.path.open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise RunDirError(
+                f"output directory {out} is in use by another nlpkit run (process {holder} holds {self.path}); "
+                "wait for it to end or stop it, or choose another directory with output.dir=..."
+            ) from None
+        except OSError as exc:  # a file system without locks: run unlocked, but say so
+            handle.close()
+            log.warning("cannot lock %s (%s): a second run in this directory would not be stopped", self.path, exc)
+            return
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        self._handle = handle
+
+    def release(self) -> None:
+        if self._handle is not None:
+            fcntl.flock(self._handle, fcntl.LOCK_UN)
+            self._handle.close()
+            self._handle = None
 
 
 def attach_log(out: Path) -> logging.Handler:
@@ -62,13 +268,16 @@ def keep_earlier_log(out: Path) -> None:
         current.rename(out / LOGS / f"metrics.part{parts + 1}.csv")
 
 
-def interrupted(out: Path) -> str:
-    """What a user needs to hear after a Ctrl-C outside the training steps: what is kept
-    and which command picks the run up again."""
-    last = out / CHECKPOINTS / "last.ckpt"
+def interrupted(out: Path, signum: int = signal.SIGINT) -> str:
+    """What a user needs to hear after a Ctrl-C or SIGTERM outside the training steps: what
+    is kept and which command picks the run up again."""
+    what = stopped_by(signum)
+    last = out / CHECKPOINTS / LAST
     if last.exists():
-        return f"interrupted; {last} holds the last saved step: the same command with --resume continues from there"
-    return "interrupted before a checkpoint was saved; the same command starts the run again"
+        return f"{what}; {last} holds the last saved step: the same command with --resume continues from there"
+    if _entries(out) <= BEFORE_TRAINING:
+        return f"{what} before a checkpoint was saved; the same command starts the run again"
+    return f"{what} before a checkpoint was saved; the same command with --overwrite starts the run again"
 
 
 def write_json(path: Path, value: Any) -> None:
@@ -79,14 +288,48 @@ def write_json(path: Path, value: Any) -> None:
 def replacing(path: Path) -> Iterator[Path]:
     """A temporary path beside ``path`` to write to; it replaces ``path`` when the block
     ends without error, and is removed otherwise: an error or Ctrl-C midway leaves an
-    earlier file of that name as it was, and parallel readers never see half a file."""
+    earlier file of that name as it was, and parallel readers never see half a file.
+    Partial files of ``path`` that killed processes left (kill -9 cannot be cleaned up
+    after) are removed first."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial{os.getpid()}")
+    clean_partials(path.parent, path.name)
+    partial = path.with_name(f".{path.name}.partial{os.getpid()}-{_HOST}")
     try:
         yield partial
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)
+
+
+def clean_partials(folder: Path, name: str | None = None) -> int:
+    """Delete the partial files of :func:`replacing` in ``folder`` (of ``name`` only, if
+    given) whose process has ended; returns how many. Those of another machine (a shared
+    file system) stay: its processes cannot be looked up from here."""
+    if not folder.is_dir():
+        return 0
+    removed = 0
+    for path in folder.glob(f".{escape(name)}.partial*" if name else ".*.partial*"):
+        match = _PARTIAL.match(path.name)
+        if match is None or (name is not None and match["name"] != name):
+            continue
+        if match["host"] in (None, _HOST) and not _alive(int(match["pid"])):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process
+        return True
+    return True
 
 
 def write_lines(path: Path, lines: Iterable[str]) -> int:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from nlpkit import rundir
-from nlpkit.errors import Interrupted, PluginError, RecipeError
+from nlpkit.errors import Interrupted, PluginError, RecipeError, RunDirError, signal_of, sigterm_raises
 from nlpkit.recipe import Recipe, apply_overrides, build_recipe, dump_recipe, load_recipe
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -73,9 +73,45 @@ def run(
     resume: bool = False,
     overwrite: bool = False,
 ) -> RunResult:
-    """Train and evaluate a recipe; write and return its run directory."""
+    """Train and evaluate a recipe; write and return its run directory, which stays locked
+    against other runs while this one goes on."""
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     setup_logging()
+    recipe = _loaded(recipe, overrides)
+    out = recipe.output_dir
+    worker = _is_worker_process()
+    lock = handler = None
+    if not worker:  # the main process alone prepares, locks and logs
+        _check_writable(recipe)
+        lock = rundir.open_run(out, resume=resume, overwrite=overwrite, keep=_users_files(recipe))
+    try:
+        with sigterm_raises():
+            if not worker:
+                if resume:
+                    _check_checkpoints(out)
+                handler = rundir.attach_log(out)
+                (out / rundir.RECIPE).write_text(dump_recipe(recipe), encoding="utf-8")
+            return _run(recipe, out, resume=resume, worker=worker)
+    except Interrupted:
+        raise
+    except KeyboardInterrupt as exc:  # outside the training steps (those stop with TrainingInterrupted)
+        raise Interrupted(rundir.interrupted(out, signal_of(exc)), signum=signal_of(exc)) from None
+    except SystemExit as exc:
+        stop = _stopped_lightning(exc)
+        if stop is None:
+            raise
+        raise Interrupted(rundir.interrupted(out, signal_of(stop)), signum=signal_of(stop)) from None
+    finally:
+        if handler is not None:
+            logging.getLogger("nlpkit").removeHandler(handler)
+            handler.close()
+        if lock is not None:
+            lock.release()
+
+
+def _loaded(
+    recipe: str | os.PathLike[str] | Mapping[str, Any] | Recipe, overrides: Sequence[str] | Mapping[str, Any]
+) -> Recipe:
     overrides = _override_list(overrides)
     if isinstance(recipe, Recipe):
         if overrides:
@@ -87,44 +123,64 @@ def run(
         raise RecipeError(f"a recipe is a YAML path, a mapping or a Recipe, got {type(recipe).__name__}")
     if not recipe.data.train:
         raise RecipeError(f"{recipe.source}: data.train is required to run a recipe")
+    return recipe
+
+
+def _check_writable(recipe: Recipe) -> None:
+    """Say now, before any data is read, that the run could not write its results or cache."""
     out = recipe.output_dir
-    worker = _is_worker_process()
-    handler = None
-    if not worker:
-        rundir.prepare(out, resume=resume, overwrite=overwrite)
-        handler = rundir.attach_log(out)
-        (out / rundir.RECIPE).write_text(dump_recipe(recipe), encoding="utf-8")
-    try:
-        return _run(recipe, out, resume=resume, worker=worker)
-    except Interrupted:
-        raise
-    except KeyboardInterrupt:  # outside the training steps (those stop with TrainingInterrupted)
-        raise Interrupted(rundir.interrupted(out)) from None
-    finally:
-        if handler is not None:
-            logging.getLogger("nlpkit").removeHandler(handler)
-            handler.close()
+    if (why := rundir.unwritable(out)) is not None:
+        raise RunDirError(
+            f"output.dir {out} cannot be written: {why}; choose another with output.dir=..., or make it writable"
+        )
+    if recipe.data.cache:
+        from nlpkit.data import cache_dir
+
+        cache = cache_dir(recipe)
+        if (why := rundir.unwritable(cache)) is not None:
+            raise RecipeError(
+                f"{recipe.source}: the feature cache {cache} cannot be written: {why}; set data.cache_dir (or "
+                "$NLPKIT_CACHE) to a writable directory, or turn the cache off with data.cache=false"
+            )
+
+
+def _users_files(recipe: Recipe) -> list[str]:
+    """What ``--overwrite`` must never delete: the recipe file, the data, a local encoder."""
+    files = [getattr(recipe.data, split) for split in ("train", "validation", "test")]
+    files += [name for name in (recipe.source, recipe.encoder.name) if name and Path(name).exists()]
+    return [f for f in files if f]
+
+
+def _check_checkpoints(out: Path) -> None:
+    """``--resume``: refuse a checkpoint that is more than data before anything is read."""
+    from nlpkit.callbacks import check_checkpoint
+
+    for path in sorted((out / rundir.CHECKPOINTS).glob("*.ckpt")):
+        check_checkpoint(path)
+
+
+def _stopped_lightning(exc: SystemExit) -> KeyboardInterrupt | None:
+    """The signal behind a ``SystemExit`` of Lightning's, if any: inside ``fit`` or
+    ``validate`` it answers a KeyboardInterrupt (ours for SIGTERM included) with
+    ``sys.exit(1)``, and its own SIGTERM handling (a run on several processes) with a
+    SIGTERMException, exit code 0."""
+    from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+    from nlpkit.errors import Terminated
+
+    if isinstance(exc, SIGTERMException):
+        return Terminated()
+    return exc.__context__ if isinstance(exc.__context__, KeyboardInterrupt) else None
 
 
 def _run(recipe: Recipe, out: Path, *, resume: bool, worker: bool) -> RunResult:
-    import warnings
-
     import pytorch_lightning as pl
 
-    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
-    # On --resume: the checkpoints are there to be resumed from, and keep_earlier_log has
-    # already moved the earlier metrics.csv aside (Lightning says it would delete it).
-    warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
-    warnings.filterwarnings("ignore", message=r"Experiment logs directory .* exists and is not empty")
-
-    from nlpkit.callbacks import StopOnInterrupt
+    _quiet_lightning()
     from nlpkit.cpu import KeptMemoryLimit, keep_freed_memory
-    from nlpkit.data import eval_loader, encode_split, read_splits, train_loader
-    from nlpkit.encoder import load_encoder, load_tokenizer
-    from nlpkit.model import TaskModel
+    from nlpkit.data import eval_loader, train_loader
     from nlpkit.module import TaskModule
     from nlpkit.plugins import get_task
-    from nlpkit.vocab import extend_vocabulary
 
     started = time.time()
     precision = resolve_precision(recipe.train.precision)
@@ -133,23 +189,9 @@ def _run(recipe: Recipe, out: Path, *, resume: bool, worker: bool) -> RunResult:
     recipe = recipe.model_copy(update={"train": recipe.train.model_copy(update={"precision": precision})})
     pl.seed_everything(recipe.train.seed, workers=True, verbose=False)
     task = get_task(recipe.task)(recipe)
-    splits = read_splits(task, recipe)
+    splits = _read_data(task, recipe)
     train = splits["train"]
-    task.setup(train.examples)
-    _check_task_state(task)
-    for name in ("validation", "test"):
-        if name in splits:
-            for warning in task.check(splits[name].examples, name):
-                log.warning("data.%s: %s", name, warning)
-
-    tokenizer = load_tokenizer(recipe.encoder, texts=task.texts(train.examples))
-    if recipe.encoder.extend_vocab:
-        added = extend_vocabulary(tokenizer, task.texts(train.examples), recipe.encoder.extend_vocab_min_count)
-        log.info("encoder.extend_vocab: added %d tokens from the training data", added)
-    encoder = load_encoder(recipe.encoder, len(tokenizer))
-    for split in splits.values():
-        encode_split(task, split, tokenizer, recipe)
-    model = TaskModel(encoder, task.build_head(encoder))
+    tokenizer, model = _tokenizer_and_model(task, recipe, splits)
     # No page faults on the embedding gradient each step; kept memory has a ceiling (nlpkit/cpu.py).
     kept_memory = KeptMemoryLimit() if keep_freed_memory() else None
 
@@ -168,22 +210,7 @@ def _run(recipe: Recipe, out: Path, *, resume: bool, worker: bool) -> RunResult:
     batches = train_loader(task, train.features, tokenizer, recipe)
     _check_validation_interval(recipe, math.ceil(len(batches) / trainer.world_size))
     val_loader = eval_loader(task, validation.features, tokenizer, recipe.train.eval_batch_size) if validation else None
-    interrupt = next(c for c in trainer.callbacks if isinstance(c, StopOnInterrupt))
-    with interrupt.armed(enabled=trainer.world_size == 1):
-        try:
-            trainer.fit(
-                module,
-                train_dataloaders=batches,
-                val_dataloaders=val_loader,
-                ckpt_path=str(out / rundir.CHECKPOINTS / "last.ckpt") if resume else None,
-            )
-        except StopOnInterrupt.Stop:
-            raise interrupt.interrupted(trainer) from None
-        except SystemExit:  # Lightning exits on KeyboardInterrupt: here, the second Ctrl-C
-            if not interrupt.requested:
-                raise
-            raise KeyboardInterrupt from None
-    interrupt.stop_if_requested(trainer)  # Ctrl-C in the last validation: training is over, but stop as asked
+    _fit(trainer, module, batches, val_loader, out / rundir.CHECKPOINTS / rundir.LAST if resume else None)
     if kept_memory is not None and kept_memory.trims:
         log.info("resident memory passed %.1f GB %d times; freed memory was handed back each time",
                  kept_memory.limit / 2**30, kept_memory.trims)
@@ -194,27 +221,10 @@ def _run(recipe: Recipe, out: Path, *, resume: bool, worker: bool) -> RunResult:
         return RunResult(out)
 
     if best is not None and best.best_model_path and not final_is_best:
-        import torch
-
-        log.info("loading the best checkpoint (%s = %.4f)", f"val_{monitor}", float(best.best_model_score))
-        state = torch.load(best.best_model_path, map_location="cpu", weights_only=False)["state_dict"]
-        module.load_state_dict(state)
+        _load_best(module, best, monitor)
     _export(out, recipe, task, tokenizer, module.model)
 
-    from nlpkit.callbacks import Throughput
-
-    timing = next(c for c in trainer.callbacks if isinstance(c, Throughput))
-    metrics: dict[str, dict[str, Any]] = {
-        "training": {
-            "epochs": trainer.current_epoch,
-            "optimizer_steps": trainer.global_step,
-            "train_seconds": round(timing.train_seconds, 2),
-            # Every process sees its own shard: rank 0's count times the world size.
-            "train_examples_per_second": round(
-                timing.examples * trainer.world_size / timing.train_seconds, 2
-            ) if timing.train_seconds > 0 else None,  # None: a resumed run with no step left
-        }
-    }
+    metrics: dict[str, dict[str, Any]] = {"training": _training_metrics(trainer)}
     metrics.update(_evaluate_splits(out, recipe, splits))
     metrics["training"]["wall_seconds"] = round(time.time() - started, 1)
     rundir.write_json(out / rundir.METRICS, metrics)
@@ -223,6 +233,84 @@ def _run(recipe: Recipe, out: Path, *, resume: bool, worker: bool) -> RunResult:
         shutil.rmtree(out / rundir.CHECKPOINTS, ignore_errors=True)
     log.info("run directory: %s", out)
     return RunResult(out, metrics)
+
+
+def _load_best(module: Any, best: Any, monitor: str) -> None:
+    from nlpkit.callbacks import load_checkpoint
+
+    log.info("loading the best checkpoint (%s = %.4f)", f"val_{monitor}", float(best.best_model_score))
+    module.load_state_dict(load_checkpoint(best.best_model_path)["state_dict"])
+
+
+def _quiet_lightning() -> None:
+    import warnings
+
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+    # On --resume: the checkpoints are there to be resumed from, and keep_earlier_log has
+    # already moved the earlier metrics.csv aside (Lightning says it would delete it).
+    warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+    warnings.filterwarnings("ignore", message=r"Experiment logs directory .* exists and is not empty")
+
+
+def _read_data(task: Any, recipe: Recipe) -> dict[str, Any]:
+    """The splits, read; the task set up on the training examples and its warnings said."""
+    from nlpkit.data import read_splits
+
+    splits = read_splits(task, recipe)
+    task.setup(splits["train"].examples)
+    _check_task_state(task)
+    for name in ("validation", "test"):
+        if name in splits:
+            for warning in task.check(splits[name].examples, name):
+                log.warning("data.%s: %s", name, warning)
+    return splits
+
+
+def _tokenizer_and_model(task: Any, recipe: Recipe, splits: Mapping[str, Any]) -> tuple[Any, Any]:
+    """The tokenizer (trained or extended as the recipe says), every split encoded with it,
+    and the encoder with the task's head."""
+    from nlpkit.data import encode_split
+    from nlpkit.encoder import load_encoder, load_tokenizer
+    from nlpkit.model import TaskModel
+    from nlpkit.vocab import extend_vocabulary
+
+    tokenizer = load_tokenizer(recipe.encoder, texts=task.texts(splits["train"].examples))
+    if recipe.encoder.extend_vocab:
+        added = extend_vocabulary(tokenizer, task.texts(splits["train"].examples), recipe.encoder.extend_vocab_min_count)
+        log.info("encoder.extend_vocab: added %d tokens from the training data", added)
+    encoder = load_encoder(recipe.encoder, len(tokenizer))
+    for split in splits.values():
+        encode_split(task, split, tokenizer, recipe)
+    return tokenizer, TaskModel(encoder, task.build_head(encoder))
+
+
+def _fit(trainer: Any, module: Any, batches: Any, val_loader: Any, resume_from: Path | None) -> None:
+    """``trainer.fit``, stopped by Ctrl-C or SIGTERM after a whole step that is then saved."""
+    from nlpkit.callbacks import StopOnInterrupt
+
+    interrupt = next(c for c in trainer.callbacks if isinstance(c, StopOnInterrupt))
+    with interrupt.armed(enabled=trainer.world_size == 1):
+        try:
+            trainer.fit(module, train_dataloaders=batches, val_dataloaders=val_loader,
+                        ckpt_path=str(resume_from) if resume_from else None)
+        except StopOnInterrupt.Stop:
+            raise interrupt.interrupted(trainer) from None
+    interrupt.stop_if_requested(trainer)  # a signal in the last validation: training is over, but stop as asked
+
+
+def _training_metrics(trainer: Any) -> dict[str, Any]:
+    from nlpkit.callbacks import Throughput
+
+    timing = next(c for c in trainer.callbacks if isinstance(c, Throughput))
+    return {
+        "epochs": trainer.current_epoch,
+        "optimizer_steps": trainer.global_step,
+        "train_seconds": round(timing.train_seconds, 2),
+        # Every process sees its own shard: rank 0's count times the world size.
+        "train_examples_per_second": round(
+            timing.examples * trainer.world_size / timing.train_seconds, 2
+        ) if timing.train_seconds > 0 else None,  # None: a resumed run with no step left
+    }
 
 
 def _check_task_state(task: Any) -> None:
@@ -264,38 +352,14 @@ def _trainer(
     import importlib.util
 
     import pytorch_lightning as pl
-    from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
     from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
-    from nlpkit.callbacks import ReleaseKeptMemory, StopOnInterrupt, Throughput
+    from nlpkit.callbacks import SafeCheckpointIO
 
     lightning_log = logging.getLogger("pytorch_lightning.utilities.rank_zero")
     if not any(isinstance(f, _NoAdvert) for f in lightning_log.filters):
         lightning_log.addFilter(_NoAdvert())
-    timing = Throughput()
-    ckpt_dir = out / rundir.CHECKPOINTS
-    last = ModelCheckpoint(
-        dirpath=ckpt_dir, filename="last", every_n_train_steps=recipe.train.checkpoint_every_n_steps,
-        save_on_train_epoch_end=True, enable_version_counter=False,
-    )
-    callbacks: list[Any] = [last, timing, StopOnInterrupt(ckpt_dir / "last.ckpt")]
-    if recipe.trainer.get("enable_progress_bar", True) and importlib.util.find_spec("rich") is not None:
-        from pytorch_lightning.callbacks import RichProgressBar
-
-        # Lightning's default Rich bar draws on stdout, among the metrics that `nlpkit run`
-        # prints there; on stderr, `nlpkit run ... > out` keeps out clean (as tqdm does).
-        callbacks.append(RichProgressBar(console_kwargs={"stderr": True}))
-    if kept_memory is not None:
-        callbacks.append(ReleaseKeptMemory(kept_memory))
-    best = None
-    if monitor:
-        best = ModelCheckpoint(
-            dirpath=ckpt_dir, filename="best", monitor=f"val_{monitor}", mode=mode, save_top_k=1,
-            enable_version_counter=False,
-        )
-        callbacks.append(best)
-        if recipe.train.early_stopping_patience:
-            callbacks.append(EarlyStopping(f"val_{monitor}", patience=recipe.train.early_stopping_patience, mode=mode))
+    callbacks, best = _callbacks(recipe, out / rundir.CHECKPOINTS, monitor, mode, kept_memory)
     rundir.keep_earlier_log(out)  # on --resume Lightning would overwrite metrics.csv
     loggers: list[Any] = [CSVLogger(out, name=rundir.LOGS, version="")]
     if importlib.util.find_spec("tensorboard") is not None:
@@ -313,12 +377,52 @@ def _trainer(
         "enable_model_summary": False,
     }
     kwargs.update(recipe.trainer)  # keys checked against the Trainer's arguments when the recipe loaded
+    # Every checkpoint read or written goes through nlpkit's IO: data only, written whole.
+    kwargs["plugins"] = [*_as_list(recipe.trainer.get("plugins")), SafeCheckpointIO()]
     from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
     try:
         return pl.Trainer(**kwargs), best
     except (TypeError, ValueError, MisconfigurationException) as exc:  # Lightning's own checks of values
         raise RecipeError(f"{recipe.source}: trainer section: {exc}") from None
+
+
+def _callbacks(
+    recipe: Recipe, ckpt_dir: Path, monitor: str | None, mode: str, kept_memory: "KeptMemoryLimit | None"
+) -> tuple[list[Any], Any]:
+    """The Trainer's callbacks, and the best-checkpoint one among them (None without a monitor)."""
+    import importlib.util
+
+    from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+
+    from nlpkit.callbacks import LastCheckpoint, ReleaseKeptMemory, StopOnInterrupt, Throughput
+
+    last = LastCheckpoint(ckpt_dir, recipe.train.checkpoint_every_n_steps)
+    callbacks: list[Any] = [last, Throughput(), StopOnInterrupt(ckpt_dir / rundir.LAST)]
+    if recipe.trainer.get("enable_progress_bar", True) and importlib.util.find_spec("rich") is not None:
+        from pytorch_lightning.callbacks import RichProgressBar
+
+        # Lightning's default Rich bar draws on stdout, among the metrics that `nlpkit run`
+        # prints there; on stderr, `nlpkit run ... > out` keeps out clean (as tqdm does).
+        callbacks.append(RichProgressBar(console_kwargs={"stderr": True}))
+    if kept_memory is not None:
+        callbacks.append(ReleaseKeptMemory(kept_memory))
+    best = None
+    if monitor:
+        best = ModelCheckpoint(
+            dirpath=ckpt_dir, filename="best", monitor=f"val_{monitor}", mode=mode, save_top_k=1,
+            enable_version_counter=False,
+        )
+        callbacks.append(best)
+        if recipe.train.early_stopping_patience:
+            callbacks.append(EarlyStopping(f"val_{monitor}", patience=recipe.train.early_stopping_patience, mode=mode))
+    return callbacks, best
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
 class _NoAdvert(logging.Filter):
