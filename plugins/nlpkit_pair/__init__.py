@@ -1,6 +1,7 @@
 """Sentiment (``task: sentiment``), sentence pairs (``task: pair``) and BERT's
 next-sentence prediction (``task: nsp``): nlpkit's built-in plugin on top of the
-classification plugin (readers, heads, metrics) and the pre-training corpus tools.
+classification plugin (sequence tasks, label strategies, heads, metrics) and the
+pre-training corpus tools.
 It adds ``nlpkit nsp-score`` (:mod:`nlpkit_pair.scoring`)."""
 
 from nlpkit.hookspecs import hookimpl

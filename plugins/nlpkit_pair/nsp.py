@@ -12,16 +12,17 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Sequence, cast
 
 from pydantic import Field
 
 from nlpkit.errors import DataError
-from nlpkit.recipe import DataSection, HeadSection
-from nlpkit.task import Feature, Task
-from nlpkit_classification.readers import Column
-from nlpkit_classification.task import BadRow
-from nlpkit_pair.pair import PairColumns, PairExample, PairTask
+from nlpkit.readers import BadRow, Column
+from nlpkit.recipe import DataSection, HeadSection, Recipe
+from nlpkit.task import Feature
+from nlpkit_classification.labels import ClassLabels, missing
+from nlpkit_classification.sequence import SequenceTask
+from nlpkit_pair.pair import PairColumns, PairExample, PairInputs
 from nlpkit_pretrain.corpus import no_text, read_documents, sentence_pairs
 from nlpkit_pretrain.task import CorpusOptions
 
@@ -50,31 +51,25 @@ class NspData(PairColumns, CorpusOptions):
 class NspHeadOptions(HeadSection):
     eval_seed: int = Field(1234, description="Seed of the validation/test pairs built from a corpus.")
 
-    @property
-    def multi_label(self) -> bool:
-        return False
 
+class NspTask(SequenceTask[PairExample]):
+    """Pairs (from a corpus, or labelled) with the fixed classes is_next / not_next, the
+    F1 of is_next, and BERT's own NSP head."""
 
-class NspTask(PairTask):
     name: ClassVar[str] = "nsp"
     description: ClassVar[str] = "Next-sentence prediction (BERT's NSP head) from a corpus or labelled pairs."
     DataOptions: ClassVar[type[DataSection]] = NspData
     HeadOptions: ClassVar[type[HeadSection]] = NspHeadOptions
     monitor: ClassVar[str] = "nsp_accuracy"
 
-    def __init__(self, recipe: Any) -> None:
-        Task.__init__(self, recipe)  # not ClassificationTask's: the label set is fixed
-        self.labels = list(NSP_LABELS)
-        self.scale = {}
+    def __init__(self, recipe: Recipe) -> None:
+        labels = ClassLabels(NSP_LABELS, positive=IS_NEXT, positive_f1=True, source=str(recipe.source))
+        super().__init__(recipe, PairInputs(cast(NspData, recipe.data), self.name), labels)
         self.restored = False
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         self.restored = True  # a run being reloaded: its own head weights follow
-
-    @property
-    def regression(self) -> bool:
-        return False
 
     # -- reading -------------------------------------------------------------------
     def source(self, path: Path) -> str:
@@ -96,7 +91,7 @@ class NspTask(PairTask):
             return "corpus"  # the corpus reader reports the bad line
         return "pairs" if isinstance(record, dict) and "text_a" in record else "corpus"
 
-    def read(self, path: Path, split: str) -> list[PairExample]:  # type: ignore[override]
+    def read(self, path: Path, split: str) -> list[PairExample]:
         if self.source(Path(path)) == "pairs":
             return super().read(path, split)
         opts = self.data_options
@@ -130,7 +125,7 @@ class NspTask(PairTask):
         ]
 
     def parse_label(self, raw: Any, column: Column, kind: str = "column") -> str:
-        if raw is None or (isinstance(raw, str) and not raw.strip()):
+        if missing(raw):
             raise BadRow(f"missing label ({kind} {column!r})")
         label = LABEL_WORDS.get(str(raw).strip().lower())
         if label is None:
@@ -138,11 +133,8 @@ class NspTask(PairTask):
         return label
 
     # -- labels ----------------------------------------------------------------------
-    def setup(self, train: Sequence[PairExample]) -> None:  # type: ignore[override]
-        self.labels = list(NSP_LABELS)
-
-    def positive_label(self) -> str:
-        return IS_NEXT
+    def setup(self, train: Sequence[PairExample]) -> None:
+        self.strategy.labels = list(NSP_LABELS)  # fixed: nothing to learn from the data
 
     def cache_settings(self) -> dict[str, Any]:
         return {**super().cache_settings(), "seed": self.recipe.train.seed}  # training pairs use it
@@ -172,6 +164,6 @@ class NspTask(PairTask):
     def metric_names(self) -> frozenset[str]:
         return frozenset({"nsp_accuracy", "f1", "macro_f1", "mcc"})  # the positive class is is_next
 
-    def compute_metrics(self, examples: Sequence[PairExample], predictions: Sequence[dict[str, Any]]) -> dict[str, Any]:  # type: ignore[override]
+    def compute_metrics(self, examples: Sequence[PairExample], predictions: Sequence[dict[str, Any]]) -> dict[str, Any]:
         metrics = super().compute_metrics(examples, predictions)
         return {"nsp_accuracy": metrics.pop("accuracy"), **metrics}

@@ -6,16 +6,18 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Iterator, Sequence
+from typing import Any, ClassVar, Iterator, Sequence, cast
 
 from pydantic import Field
 
-from nlpkit.errors import DataError, NlpkitError, RecipeError
-from nlpkit.recipe import DataSection, HeadSection
+from nlpkit.errors import DataError, NlpkitError
+from nlpkit.readers import BadRow, Column, Format, Record, find_column
+from nlpkit.recipe import DataSection, HeadSection, Recipe
 from nlpkit.task import Feature
-from nlpkit_classification.readers import Column, Format, Record
-from nlpkit_classification.task import LABEL_NAMES, BadRow
-from nlpkit_pair.common import LabelMapOption, ScoredHead, ScoredTask
+from nlpkit_classification.labels import ClassLabels
+from nlpkit_classification.sequence import ParseLabel, SequenceTask, Target
+from nlpkit_classification.texts import LABEL_NAMES
+from nlpkit_pair.common import LabelMapOption, ScoredHead, map_label, scored_labels
 
 log = logging.getLogger("nlpkit")
 
@@ -57,54 +59,54 @@ class PairData(PairColumns, LabelMapOption):
     )
 
 
-class PairTask(ScoredTask):
-    name: ClassVar[str] = "pair"
-    description: ClassVar[str] = "Sentence pairs: paraphrase/entailment classification or similarity regression."
-    DataOptions: ClassVar[type[DataSection]] = PairData
-    HeadOptions: ClassVar[type[HeadSection]] = ScoredHead
+class PairInputs:
+    """Examples of two texts each (``[CLS] a [SEP] b [SEP]``), for the task named
+    ``task_name`` (in messages)."""
 
-    # -- reading -------------------------------------------------------------------
-    def _named_columns(self) -> tuple[Column, ...]:
-        opts = self.data_options
+    def __init__(self, options: PairColumns, task_name: str) -> None:
+        self.options = options
+        self.task_name = task_name
+
+    def columns(self) -> tuple[Column, ...]:
+        opts = self.options
         given = tuple(c for c in (opts.text_a_column, opts.text_b_column, opts.label_column) if c is not None)
         return given + TEXT_A_NAMES + TEXT_B_NAMES + PAIR_LABEL_NAMES
 
-    def example_from_record(self, record: Record, path: Path) -> PairExample:  # type: ignore[override]
-        opts = self.data_options
-        texts: dict[str, str] = {}
-        for what, given, names, index in (
-            ("text_a", opts.text_a_column, TEXT_A_NAMES, 1),
-            ("text_b", opts.text_b_column, TEXT_B_NAMES, 2),
-        ):
-            column = self._column(record, given, names, index)
-            kind = record.kind
-            if str(column) not in record.values:
-                tried = "" if given is not None else f" (tried {', '.join(names)})"
-                if kind == "key":
-                    # One JSON line without the key: a bad row (skippable), named by its keys.
-                    keys = ", ".join(repr(k) for k in record.values) or "none"
-                    hint = "" if given is not None else f"; set data.{what}_column if the file names it otherwise"
-                    raise BadRow(f"no {what} key {column!r}{tried}; keys: {keys}{hint}")
-                # A one-text file given to a pair task: say so, not just "column missing".
-                raise DataError(
-                    path, record.line,
-                    f"task {self.name} reads two texts per row, but there is no {what} column {column!r}{tried}; "
-                    f"columns: {', '.join(record.values) or 'none'}. Set data.{what}_column",
-                )
-            value = record.values[str(column)]
-            if value is not None and not isinstance(value, str):
-                raise BadRow(f"{what} ({kind} {column!r}) must be a string, got {type(value).__name__} {value!r:.40}")
-            if not isinstance(value, str) or not value.strip():
-                raise BadRow(f"empty {what} ({kind} {column!r})")
-            texts[what] = value.strip()
-        label_col = self._column(record, opts.label_column, PAIR_LABEL_NAMES, 0)
-        label = self.parse_label(record.values.get(str(label_col)), label_col, record.kind)
-        return PairExample(texts["text_a"], texts["text_b"], label, _as_id(record.values.get("id")), record.line)
+    def example(self, record: Record, path: Path, parse_label: ParseLabel) -> PairExample:
+        opts = self.options
+        text_a = self.text(record, path, "text_a", opts.text_a_column, TEXT_A_NAMES, 1)
+        text_b = self.text(record, path, "text_b", opts.text_b_column, TEXT_B_NAMES, 2)
+        label_col = find_column(record, opts.label_column, PAIR_LABEL_NAMES, 0)
+        label = parse_label(record.values.get(str(label_col)), label_col, record.kind)
+        return PairExample(text_a, text_b, label, _as_id(record.values.get("id")), record.line)
 
-    def _clean(self, value: Any) -> str:
-        return str(value).strip()
+    def text(
+        self, record: Record, path: Path, what: str, given: Column | None, names: Sequence[str], index: int
+    ) -> str:
+        """The text ``what`` of a row; a file without its column stops the reading."""
+        column = find_column(record, given, names, index)
+        kind = record.kind
+        if str(column) not in record.values:
+            tried = "" if given is not None else f" (tried {', '.join(names)})"
+            if kind == "key":
+                # One JSON line without the key: a bad row (skippable), named by its keys.
+                keys = ", ".join(repr(k) for k in record.values) or "none"
+                hint = "" if given is not None else f"; set data.{what}_column if the file names it otherwise"
+                raise BadRow(f"no {what} key {column!r}{tried}; keys: {keys}{hint}")
+            # A one-text file given to a pair task: say so, not just "column missing".
+            raise DataError(
+                path, record.line,
+                f"task {self.task_name} reads two texts per row, but there is no {what} column {column!r}{tried}; "
+                f"columns: {', '.join(record.values) or 'none'}. Set data.{what}_column",
+            )
+        value = record.values[str(column)]
+        if value is not None and not isinstance(value, str):
+            raise BadRow(f"{what} ({kind} {column!r}) must be a string, got {type(value).__name__} {value!r:.40}")
+        if not isinstance(value, str) or not value.strip():
+            raise BadRow(f"empty {what} ({kind} {column!r})")
+        return value.strip()
 
-    def examples_from_inputs(self, inputs: Sequence[Any]) -> list[PairExample]:  # type: ignore[override]
+    def from_inputs(self, inputs: Sequence[Any]) -> list[PairExample]:
         examples = []
         for item in inputs:
             if isinstance(item, (tuple, list)) and len(item) == 2 and all(isinstance(t, str) for t in item):
@@ -117,62 +119,78 @@ class PairTask(ScoredTask):
                     "[\"text a\", \"text b\"] of a .jsonl file" if isinstance(item, str) else ""
                 )
                 raise NlpkitError(
-                    f"task {self.name} predicts from pairs of texts: ('text a', 'text b') tuples or "
+                    f"task {self.task_name} predicts from pairs of texts: ('text a', 'text b') tuples or "
                     f"{{'text_a': ..., 'text_b': ...}} objects, got {item!r:.80}{hint}"
                 )
         return examples
 
-    def texts(self, examples: Sequence[PairExample]) -> Iterator[str]:  # type: ignore[override]
+    def texts(self, examples: Sequence[PairExample]) -> Iterator[str]:
         for e in examples:
             yield e.text_a
             yield e.text_b
 
-    # -- labels ----------------------------------------------------------------------
-    def positive_label(self) -> str | None:
-        given = self.data_options.positive_label
-        if given is not None:
-            return given
-        if "1" in self.labels:
-            return "1"
-        return self.labels[-1] if len(self.labels) == 2 else None
+    def encode(
+        self, examples: Sequence[PairExample], tokenizer: Any, max_length: int, target: Target
+    ) -> list[Feature]:
+        """``[CLS] a [SEP] b [SEP]`` with segment ids 0 / 1; pairs over ``max_length`` lose
+        tokens from the end of the longer text first, and the count is logged."""
+        budget = max_length - 3
+        ids_a = tokenizer([e.text_a for e in examples], add_special_tokens=False, verbose=False)["input_ids"]
+        ids_b = tokenizer([e.text_b for e in examples], add_special_tokens=False, verbose=False)["input_ids"]
+        cls_id, sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
+        features: list[Feature] = []
+        truncated = 0
+        for i, example in enumerate(examples):
+            a, b = truncate_longest_first(ids_a[i], ids_b[i], budget)
+            truncated += len(a) + len(b) < len(ids_a[i]) + len(ids_b[i])
+            input_ids = [cls_id, *a, sep_id, *b, sep_id]
+            feature: Feature = {
+                "input_ids": input_ids,
+                "token_type_ids": [0] * (len(a) + 2) + [1] * (len(b) + 1),
+                "attention_mask": [1] * len(input_ids),
+                "example_id": i,
+            }
+            if example.label is not None:
+                feature["labels"] = target(example.label)
+            features.append(feature)
+        if truncated:
+            log.warning(
+                "%d of %d pairs exceed encoder.max_length = %d tokens: the longer text of each was shortened",
+                truncated, len(examples), max_length,
+            )
+        return features
 
-    def setup(self, train: Sequence[PairExample]) -> None:  # type: ignore[override]
-        super().setup(train)
-        given = self.data_options.positive_label
-        if not self.regression and given is not None and given not in self.labels:
-            raise RecipeError(f"{self.recipe.source}: data.positive_label {given!r} is not a label ({', '.join(self.labels)})")
-
-    # -- encoding --------------------------------------------------------------------
-    def encode(self, examples: Sequence[PairExample], tokenizer: Any, *, training: bool) -> list[Feature]:  # type: ignore[override]
-        return encode_pairs(self, examples, tokenizer)
-
-    # -- metrics -----------------------------------------------------------------------
-    def compute_metrics(self, examples: Sequence[PairExample], predictions: Sequence[dict[str, Any]]) -> dict[str, Any]:  # type: ignore[override]
-        metrics = super().compute_metrics(examples, predictions)
-        positive = None if self.regression else self.positive_label()
-        if positive is not None:
-            # GLUE's "F1" for MRPC/QQP: F1 of the positive class.
-            metrics = {"accuracy": metrics["accuracy"], "f1": metrics["per_class"].get(positive, {}).get("f1", 0.0), **metrics}
-        return metrics
-
-    def metric_names(self) -> frozenset[str]:
-        names = super().metric_names()
-        if self.regression:
-            return names
-        opts = self.data_options
-        fixed = opts.labels if opts.positive_label is None else None
-        # f1 needs a positive class; only a fixed label set can rule one out before reading.
-        if fixed is not None and "1" not in fixed and len(fixed) != 2:
-            return names
-        return names | {"f1"}
-
-    def record(self, example: PairExample, prediction: dict[str, Any]) -> dict[str, Any]:  # type: ignore[override]
+    def record(self, example: PairExample, prediction: dict[str, Any]) -> dict[str, Any]:
         row: dict[str, Any] = {"text_a": example.text_a, "text_b": example.text_b}
         if example.id is not None:
             row["id"] = example.id
         if example.label is not None:
             row["gold"] = example.label
         return {**row, **prediction}
+
+
+class PairTask(SequenceTask[PairExample]):
+    """Pairs of texts with class labels (``f1`` of the positive class) or similarity
+    scores (a scale)."""
+
+    name: ClassVar[str] = "pair"
+    description: ClassVar[str] = "Sentence pairs: paraphrase/entailment classification or similarity regression."
+    DataOptions: ClassVar[type[DataSection]] = PairData
+    HeadOptions: ClassVar[type[HeadSection]] = ScoredHead
+    monitor: ClassVar[str] = "accuracy"
+
+    def __init__(self, recipe: Recipe) -> None:
+        data = cast(PairData, recipe.data)
+        source = str(recipe.source)
+
+        def classes() -> ClassLabels:
+            return ClassLabels(data.labels, positive=data.positive_label, positive_f1=True, source=source)
+
+        labels = scored_labels(cast(ScoredHead, recipe.head), classes, value_key="score", source=source)
+        super().__init__(recipe, PairInputs(data, self.name), labels)
+
+    def parse_label(self, raw: Any, column: Column, kind: str = "column") -> Any:
+        return self.strategy.parse(map_label(self.data_options.label_map, raw, column, kind), column, kind)
 
 
 def _as_id(value: Any) -> str | None:
@@ -193,35 +211,3 @@ def truncate_longest_first(a: list[int], b: list[int], budget: int) -> tuple[lis
     else:  # both long: half each, the odd token to the first text
         la, lb = budget - budget // 2, budget // 2
     return a[:la], b[:lb]
-
-
-def encode_pairs(task: PairTask, examples: Sequence[PairExample], tokenizer: Any) -> list[Feature]:
-    """``[CLS] a [SEP] b [SEP]`` with segment ids 0 / 1; pairs over ``encoder.max_length``
-    lose tokens from the end of the longer text first, and the count is logged."""
-    max_length = task.recipe.encoder.max_length
-    budget = max_length - 3
-    ids_a = tokenizer([e.text_a for e in examples], add_special_tokens=False, verbose=False)["input_ids"]
-    ids_b = tokenizer([e.text_b for e in examples], add_special_tokens=False, verbose=False)["input_ids"]
-    cls_id, sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
-    index = {label: i for i, label in enumerate(task.labels)}
-    features: list[Feature] = []
-    truncated = 0
-    for i, example in enumerate(examples):
-        a, b = truncate_longest_first(ids_a[i], ids_b[i], budget)
-        truncated += len(a) + len(b) < len(ids_a[i]) + len(ids_b[i])
-        input_ids = [cls_id, *a, sep_id, *b, sep_id]
-        feature: Feature = {
-            "input_ids": input_ids,
-            "token_type_ids": [0] * (len(a) + 2) + [1] * (len(b) + 1),
-            "attention_mask": [1] * len(input_ids),
-            "example_id": i,
-        }
-        if example.label is not None:
-            feature["labels"] = task.target(example.label, index)
-        features.append(feature)
-    if truncated:
-        log.warning(
-            "%d of %d pairs exceed encoder.max_length = %d tokens: the longer text of each was shortened",
-            truncated, len(examples), max_length,
-        )
-    return features

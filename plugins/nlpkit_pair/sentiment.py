@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar, Sequence, cast
 
-from nlpkit.recipe import DataSection, HeadSection
+from nlpkit.readers import Column
+from nlpkit.recipe import DataSection, HeadSection, Recipe
 from nlpkit.task import Feature
-from nlpkit_classification.task import ClassificationData, TextExample, _label_order
-from nlpkit_pair.common import LabelMapOption, ScoredHead, ScoredTask
+from nlpkit_classification.labels import ClassLabels, label_order, spread
+from nlpkit_classification.sequence import SequenceTask
+from nlpkit_classification.task import ClassificationData, TextExample
+from nlpkit_classification.texts import TextInputs
+from nlpkit_pair.common import LabelMapOption, ScoredHead, map_label, scored_labels
 
 # Label words in polarity order; labels outside this list keep numeric/alphabetic order.
 POLARITY_WORDS = ("very negative", "negative", "neg", "neutral", "neu", "positive", "pos", "very positive")
@@ -20,42 +24,48 @@ class SentimentData(ClassificationData, LabelMapOption):
     then numbers ascending."""
 
 
-class SentimentTask(ScoredTask):
+class SentimentTask(SequenceTask[TextExample]):
+    """Texts with polarity classes (in polarity order) or ratings (a scale); every
+    prediction carries ``polarity`` in [-1, 1], its position on that order or scale."""
+
     name: ClassVar[str] = "sentiment"
     description: ClassVar[str] = "Sentiment: polarity classes with a polarity score in [-1, 1], or rating regression."
     DataOptions: ClassVar[type[DataSection]] = SentimentData
     HeadOptions: ClassVar[type[HeadSection]] = ScoredHead
-    value_key: ClassVar[str] = "rating"
+    monitor: ClassVar[str] = "accuracy"
 
-    def setup(self, train: Sequence[TextExample]) -> None:
-        super().setup(train)
-        if not self.regression and not self.data_options.labels:
-            self.labels = sorted(self.labels, key=self._polarity_rank)
+    def __init__(self, recipe: Recipe) -> None:
+        data = cast(SentimentData, recipe.data)
+        source = str(recipe.source)
 
-    def _polarity_rank(self, label: str) -> tuple[int, Any]:
+        def classes() -> ClassLabels:
+            return ClassLabels(data.labels, pattern=data.label_regex, order=self.polarity_order, source=source)
+
+        labels = scored_labels(cast(ScoredHead, recipe.head), classes, value_key="rating", source=source)
+        super().__init__(recipe, TextInputs(data, self.name), labels)
+
+    def parse_label(self, raw: Any, column: Column, kind: str = "column") -> Any:
+        return self.strategy.parse(map_label(self.data_options.label_map, raw, column, kind), column, kind)
+
+    def polarity_order(self, label: str) -> tuple[int, int, tuple[int, float, str]]:
+        """Sort key of the training labels: known words, then other ``label_map`` names
+        in the map's order, then :func:`label_order` (which also breaks ties)."""
         if label.lower() in POLARITY_WORDS:
-            return (0, POLARITY_WORDS.index(label.lower()))
+            return (0, POLARITY_WORDS.index(label.lower()), label_order(label))
         names = list(dict.fromkeys((self.data_options.label_map or {}).values()))
         if label in names:
-            return (1, names.index(label))
-        return (2, _label_order(label))
+            return (1, names.index(label), label_order(label))
+        return (2, 0, label_order(label))
 
     def polarity_weights(self) -> list[float]:
         """-1 for the most negative label, +1 for the most positive, evenly spaced between."""
-        n = len(self.labels)
-        return [-1.0 + 2.0 * i / (n - 1) for i in range(n)]
+        return spread(len(self.labels))
 
     def decode(
         self, examples: Sequence[TextExample], features: Sequence[Feature], outputs: Sequence[Any]
     ) -> list[dict[str, Any]]:
         predictions = super().decode(examples, features, outputs)
-        if self.regression:
-            low, high = self.scale["low"], self.scale["high"]
-            for p in predictions:
-                p["polarity"] = 2.0 * (p[self.value_key] - low) / (high - low) - 1.0
-        else:
-            weights = self.polarity_weights()
-            for p in predictions:
-                # Expected polarity: P(positive) - P(negative) for two or three classes.
-                p["polarity"] = sum(w * p["probabilities"][label] for w, label in zip(weights, self.labels))
+        for p in predictions:
+            # Classes: P(positive) - P(negative) for two or three; ratings: along head.range.
+            p["polarity"] = self.strategy.position(p)
         return predictions

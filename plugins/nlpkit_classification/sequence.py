@@ -1,0 +1,141 @@
+"""The shared base of tasks that make one sequence-level prediction per example
+(classification, sentiment, sentence pairs, NSP).
+
+A :class:`SequenceTask` is built from two parts that the concrete task chooses: its
+*inputs* (how a row becomes an example and an example becomes token ids: one text, or
+a pair) and its *labels* (a :class:`~nlpkit_classification.labels.LabelStrategy`:
+classes, or a value on a scale). The task contract's methods delegate to them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol, Sequence, TypeVar
+
+from nlpkit.readers import Column, Record, read_examples
+from nlpkit.recipe import Recipe
+from nlpkit.task import Feature, Task
+from nlpkit_classification.labels import LabelStrategy
+
+if TYPE_CHECKING:  # pragma: no cover
+    import evaluate
+    import torch
+
+
+class Labelled(Protocol):
+    """An example: its gold label (None when unlabelled) and the line it was read from."""
+
+    label: Any
+    line: int | None
+
+
+ExampleT = TypeVar("ExampleT", bound=Labelled)
+ParseLabel = Callable[[Any, Column, str], Any]
+"""``(raw, column, kind) -> label``: a task's :meth:`SequenceTask.parse_label`."""
+Target = Callable[[Any], Any]
+"""A gold label -> the training target in a feature's ``labels``."""
+
+
+class Inputs(Protocol[ExampleT]):
+    """How a task's examples are read, encoded and written back."""
+
+    def columns(self) -> tuple[Column, ...]:
+        """Column names that mark a header row."""
+        ...
+
+    def example(self, record: Record, path: Path, parse_label: ParseLabel) -> ExampleT: ...
+    def from_inputs(self, inputs: Sequence[Any]) -> list[ExampleT]: ...
+    def texts(self, examples: Sequence[ExampleT]) -> Iterator[str]: ...
+
+    def encode(
+        self, examples: Sequence[ExampleT], tokenizer: Any, max_length: int, target: Target
+    ) -> list[Feature]: ...
+
+    def record(self, example: ExampleT, prediction: dict[str, Any]) -> dict[str, Any]: ...
+
+
+class SequenceTask(Task[ExampleT]):
+    """One prediction per example from the pooled sequence: ``inputs`` decide reading and
+    encoding, ``strategy`` the labels, the loss, decoding and metrics."""
+
+    def __init__(self, recipe: Recipe, inputs: Inputs[ExampleT], strategy: LabelStrategy) -> None:
+        super().__init__(recipe)
+        self.inputs = inputs
+        self.strategy = strategy
+        if strategy.monitor:
+            self.monitor = strategy.monitor
+
+    @property
+    def labels(self) -> list[str]:
+        """Class names in the order of the head's outputs (empty for a scale)."""
+        return self.strategy.labels
+
+    # -- reading -------------------------------------------------------------------
+    def read(self, path: Path, split: str) -> list[ExampleT]:
+        def example(record: Record) -> ExampleT:
+            return self.inputs.example(record, path, self.parse_label)
+
+        return read_examples(path, self.data_options, self.inputs.columns(), example)
+
+    def parse_label(self, raw: Any, column: Column, kind: str = "column") -> Any:
+        """A raw label as the task's label; ``kind``: what ``column`` is ("key" in JSON)."""
+        return self.strategy.parse(raw, column, kind)
+
+    def examples_from_inputs(self, inputs: Sequence[Any]) -> list[ExampleT]:
+        return self.inputs.from_inputs(inputs)
+
+    def texts(self, examples: Sequence[ExampleT]) -> Iterator[str]:
+        return self.inputs.texts(examples)
+
+    # -- labels ----------------------------------------------------------------------
+    def setup(self, train: Sequence[ExampleT]) -> None:
+        self.strategy.setup([e.label for e in train])
+
+    def check(self, examples: Sequence[ExampleT], split: str) -> list[str]:
+        return self.strategy.check([(e.line, e.label) for e in examples])
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.strategy.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.strategy.load_state_dict(state)
+
+    # -- encoding and model ------------------------------------------------------------
+    def encode(self, examples: Sequence[ExampleT], tokenizer: Any, *, training: bool) -> list[Feature]:
+        return self.inputs.encode(examples, tokenizer, self.recipe.encoder.max_length, self.strategy.target)
+
+    def build_head(self, encoder: Any) -> "torch.nn.Module":
+        from nlpkit_classification.heads import SequenceHead
+
+        head = self.head_options
+        return SequenceHead(encoder.config.hidden_size, self.strategy.num_outputs(), head.dropout, head.pooling)
+
+    def loss(self, output: "torch.Tensor", batch: dict[str, "torch.Tensor"]) -> "torch.Tensor":
+        return self.strategy.loss(output, batch["labels"])
+
+    def split_outputs(self, output: "torch.Tensor", batch: dict[str, "torch.Tensor"]) -> list[Any]:
+        return list(output.detach().float().cpu().numpy())  # one output vector per example
+
+    # -- predictions and metrics -------------------------------------------------------
+    def decode(
+        self, examples: Sequence[ExampleT], features: Sequence[Feature], outputs: Sequence[Any]
+    ) -> list[dict[str, Any]]:
+        predictions: list[dict[str, Any]] = [{} for _ in examples]
+        for feature, output in zip(features, outputs):
+            predictions[feature["example_id"]] = self.strategy.decode(output)
+        return predictions
+
+    def metric(self) -> "evaluate.Metric":
+        return self.strategy.metric()
+
+    def compute_metrics(self, examples: Sequence[ExampleT], predictions: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        return self.metric().compute(**self.strategy.metric_inputs([e.label for e in examples], predictions))
+
+    def metric_names(self) -> frozenset[str]:
+        return self.strategy.metric_names()
+
+    def has_labels(self, examples: Sequence[ExampleT]) -> bool:
+        return all(e.label is not None for e in examples)
+
+    def record(self, example: ExampleT, prediction: dict[str, Any]) -> dict[str, Any]:
+        return self.inputs.record(example, prediction)
