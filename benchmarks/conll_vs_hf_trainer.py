@@ -169,7 +169,7 @@ def main() -> None:
                         help="example: the official run_ner.py defaults (random batches, dynamic padding); "
                              "grouped: the Trainer also gets length-grouped batches with dynamic padding, as nlpkit has")
     args = parser.parse_args()
-    from nlpkit.train import resolve_precision
+    from nlpkit.precision import resolve_precision
 
     args.precision = resolve_precision(args.precision)
     results: dict[str, list[tuple[float, float]]] = {"nlpkit": [], "trainer": []}

@@ -42,7 +42,7 @@ def main() -> None:
     from transformers import AutoModel
 
     from nlpkit.encoders import minilm_path
-    from nlpkit.train import resolve_precision
+    from nlpkit.precision import resolve_precision
 
     print(f"torch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}, "
           f"{torch.get_num_threads()} threads; precision auto -> {resolve_precision('auto')}")

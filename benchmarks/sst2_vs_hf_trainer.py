@@ -128,7 +128,7 @@ def main() -> None:
     parser.add_argument("--side", choices=sorted(SIDES), help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    from nlpkit.train import resolve_precision
+    from nlpkit.precision import resolve_precision
 
     args.precision = resolve_precision(args.precision)
     if args.side:  # a child process: one run, the result on stdout's last line

@@ -6,8 +6,8 @@ from os import PathLike
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from nlpkit.hookspecs import hookimpl
+from nlpkit.version import __version__
 
-__version__ = "0.1.0"
 __all__ = ["hookimpl", "run", "load", "RunResult", "Predictor", "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover

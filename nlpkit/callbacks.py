@@ -19,7 +19,7 @@ import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
-from nlpkit import rundir
+from nlpkit.rundir import replacing
 from nlpkit.errors import RunDirError, Terminated
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -99,7 +99,7 @@ class SafeCheckpointIO(TorchCheckpointIO):
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
         if storage_options is not None:
             raise TypeError("nlpkit's checkpoint IO takes no storage_options")
-        with rundir.replacing(Path(path)) as partial:
+        with replacing(Path(path)) as partial:
             torch.save(checkpoint, partial)
 
     def load_checkpoint(
@@ -110,12 +110,12 @@ class SafeCheckpointIO(TorchCheckpointIO):
 
 
 class LastCheckpoint(ModelCheckpoint):
-    """``checkpoints/last.ckpt`` every ``train.checkpoint_every_n_steps`` steps and at the
+    """The checkpoint at ``path`` (``checkpoints/last.ckpt``) every ``train.checkpoint_every_n_steps`` steps and at the
     end of every epoch: ModelCheckpoint saves on steps or on epochs, not both, so a run
     killed early in an epoch would otherwise lose the whole epoch before."""
 
-    def __init__(self, dirpath: Path, every_n_steps: int) -> None:
-        super().__init__(dirpath=dirpath, filename=Path(rundir.LAST).stem, every_n_train_steps=every_n_steps,
+    def __init__(self, path: Path, every_n_steps: int) -> None:
+        super().__init__(dirpath=path.parent, filename=path.stem, every_n_train_steps=every_n_steps,
                          enable_version_counter=False)
 
     def on_train_epoch_end(self, trainer: Any, module: Any) -> None:

@@ -219,7 +219,8 @@ def evaluate(target: str, overrides: tuple[str, ...], data_path: Path | None, re
     directory, an alias, or a run directory, scored with the recipe's task, data and
     OVERRIDES (e.g. held-out perplexity of the encoder a pre-training run starts from).
     """
-    from nlpkit.predictor import MODEL_DIR, TASK_FILE, Predictor
+    from nlpkit.predictor import Predictor
+    from nlpkit.rundir import RunDir
 
     if recipe_path is not None:
         from nlpkit.evaluation import evaluate_checkpoint
@@ -228,7 +229,7 @@ def evaluate(target: str, overrides: tuple[str, ...], data_path: Path | None, re
             raise NlpkitError("--predictions applies to run directories only, not to --recipe evaluations")
         metrics = evaluate_checkpoint(recipe_path, target, overrides, data=data_path)
     else:
-        if not (Path(target) / MODEL_DIR / TASK_FILE).is_file():
+        if not RunDir(target).finished:
             raise NlpkitError(
                 f"{target} is not a finished nlpkit run directory; to score a plain checkpoint "
                 "give a recipe: nlpkit evaluate CHECKPOINT --recipe RECIPE"

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 from tqdm.auto import tqdm
 
 from nlpkit import feature_cache
-from nlpkit.recipe import Recipe
+from nlpkit.sections import Recipe
 from nlpkit.task import Feature, Task
 
 if TYPE_CHECKING:  # pragma: no cover

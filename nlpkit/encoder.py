@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from nlpkit.errors import RecipeError
 from nlpkit.plugins import resolve_encoder
-from nlpkit.recipe import EncoderSection
+from nlpkit.sections import EncoderSection
 
 if TYPE_CHECKING:  # pragma: no cover
     from transformers import PreTrainedModel, PreTrainedTokenizerFast

@@ -27,15 +27,14 @@ def evaluate_checkpoint(
     from nlpkit.errors import RecipeError
     from nlpkit.model import TaskModel
     from nlpkit.plugins import get_task
-    from nlpkit.predictor import MODEL_DIR, TASK_FILE, Predictor
+    from nlpkit.precision import resolve_precision
+    from nlpkit.predictor import Predictor
     from nlpkit.recipe import load_recipe
-    from nlpkit.train import resolve_precision
+    from nlpkit.rundir import model_dir
 
     extra = list(overrides)
     if checkpoint is not None:
-        path = Path(checkpoint)
-        if (path / MODEL_DIR / TASK_FILE).is_file():
-            path = path / MODEL_DIR
+        path = model_dir(checkpoint).path
         name = path if path.exists() else checkpoint
         extra += [f"encoder.name={name}", "encoder.init=pretrained", "encoder.train_tokenizer=false"]
     loaded = load_recipe(recipe, extra)

@@ -11,8 +11,9 @@ import torch
 import torch.distributed as dist
 
 from nlpkit.model import TaskModel
+from nlpkit.monitor import Monitor, val_key
 from nlpkit.optim import parameter_groups
-from nlpkit.recipe import TrainSection
+from nlpkit.sections import TrainSection
 from nlpkit.task import Feature, Task
 
 log = logging.getLogger("nlpkit")
@@ -29,8 +30,7 @@ class TaskModule(pl.LightningModule):
         train: TrainSection,
         val_examples: Sequence[Any] = (),
         val_features: Sequence[Feature] = (),
-        monitor: str | None = None,
-        monitor_source: str = "",
+        monitor: Monitor | None = None,
     ) -> None:
         super().__init__()
         self.task = task
@@ -45,8 +45,8 @@ class TaskModule(pl.LightningModule):
         self.validated_step: int | None = None
         """The optimizer step that ``last_validation`` scored."""
         self.monitor = monitor
-        """The metric that picks the best checkpoint; checked at the first validation."""
-        self.monitor_source = monitor_source
+        """The metric that picks the best checkpoint (None without validation data);
+        checked at the first validation."""
         # from_pretrained leaves the encoder in eval mode and Lightning restores each
         # submodule's mode after validation: switch dropout on explicitly.
         self.model.train()
@@ -116,17 +116,18 @@ class TaskModule(pl.LightningModule):
         outputs = [by_index[i] for i in range(len(self.val_features))]
         predictions = self.task.decode(self.val_examples, self.val_features, outputs)
         metrics = self.task.compute_metrics(self.val_examples, predictions)
-        if self.monitor is not None and self.monitor not in metrics:
+        if self.monitor is not None and self.monitor.name not in metrics:
             from nlpkit.errors import RecipeError
 
             # Lightning would say so only after this validation, with a hint about self.log.
             raise RecipeError(
-                f"{self.monitor_source}: the monitored metric {self.monitor!r} is not a validation metric of task "
-                f"{self.task.name}; its metrics: {', '.join(k for k, v in metrics.items() if isinstance(v, (int, float)))}"
+                f"{self.monitor.source}: the monitored metric {self.monitor.name!r} is not a validation metric of "
+                f"task {self.task.name}; its metrics: "
+                f"{', '.join(k for k, v in metrics.items() if isinstance(v, (int, float)))}"
             )
         self.last_validation = metrics
         self.validated_step = self.global_step
-        flat = {f"val_{k}": float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and math.isfinite(v)}
+        flat = {val_key(k): float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and math.isfinite(v)}
         # Every rank computed the same values from the gathered rows: no reduction.
         self.log_dict(flat, prog_bar=True, sync_dist=False)
         summary = ", ".join(f"{k} {v:.4f}" for k, v in flat.items())

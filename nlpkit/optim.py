@@ -7,7 +7,7 @@ from typing import Any
 
 from torch import nn
 
-from nlpkit.recipe import TrainSection
+from nlpkit.sections import TrainSection
 
 _NO_DECAY = ("bias", "LayerNorm.weight", "LayerNorm.bias", "layer_norm.weight", "layernorm.weight")
 _LAYER = re.compile(r"\.layer\.(\d+)\.")

@@ -29,6 +29,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 ENTRY_POINT_GROUP = "nlpkit"
 DEFAULT_PLUGINS = (encoders,)
+CORE_COMMANDS = frozenset({"run", "predict", "evaluate", "recipe", "plugins"})
+"""The commands of ``nlpkit`` itself (defined in :mod:`nlpkit.cli`, which loads this
+registry: named here, not imported from there), which no plugin may take."""
 
 
 @dataclass
@@ -135,13 +138,12 @@ def _merge(
     pm: pluggy.PluginManager, plugins: dict[str, PluginInfo], builtin: set[str], found: dict[str, _Registered]
 ) -> Registry:
     reg = Registry(pm, plugins)
-    core = _core_commands()
     # Built-ins first: a third-party plugin cannot take over a built-in name.
     for name in sorted(plugins, key=lambda n: n not in builtin):
         info, mine = plugins[name], found[name]
         if info.error is not None:
             continue
-        clashes = _clashes(reg, core, mine)
+        clashes = _clashes(reg, mine)
         if clashes:
             info.error = f"registers names already taken: {', '.join(clashes)}; nothing of it was loaded"
             _report(info)
@@ -158,21 +160,15 @@ def _merge(
     return reg
 
 
-def _clashes(reg: Registry, core: set[str], mine: _Registered) -> list[str]:
+def _clashes(reg: Registry, mine: _Registered) -> list[str]:
     clashes = [f"task '{t}' (plugin '{reg.task_plugin[t]}')" for t in mine.tasks if t in reg.tasks]
     clashes += [f"encoder alias '{a}' (plugin '{reg.encoder_plugin[a]}')" for a in mine.encoders if a in reg.encoders]
     for command in mine.commands.commands:
-        if command in core:
+        if command in CORE_COMMANDS:
             clashes.append(f"command '{command}' (nlpkit's own)")
         elif command in reg.commands:
             clashes.append(f"command '{command}' (plugin '{reg.command_plugin[command]}')")
     return clashes
-
-
-def _core_commands() -> set[str]:
-    from nlpkit.cli import main  # the group holds the core's commands only; plugins' are looked up
-
-    return set(main.commands)
 
 
 def _check_task(into: dict[str, type["Task"]], cls: object) -> None:

@@ -9,13 +9,12 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from nlpkit.errors import InputError, PluginError, RunDirError
+# MODEL_DIR, TASK_FILE and HEAD_FILE stay importable from here: plugins use them.
+from nlpkit.rundir import HEAD_FILE, TASK_FILE, ModelDir, RunDir
+from nlpkit.rundir import MODEL as MODEL_DIR
 from nlpkit.task import Feature, Task
 
 log = logging.getLogger("nlpkit")
-
-MODEL_DIR = "model"
-HEAD_FILE = "head.safetensors"
-TASK_FILE = "task.json"
 
 
 class Predictor:
@@ -45,22 +44,20 @@ class Predictor:
         from nlpkit.plugins import get_task
         from nlpkit.recipe import build_recipe, read_yaml
 
-        run_dir = Path(run_dir)
-        model_dir = run_dir / MODEL_DIR
+        saved = RunDir(run_dir).model_dir
         meta = read_meta(run_dir)
         quiet_transformers()
-        raw = read_yaml(model_dir / "recipe.yaml")
         # The data files of the original run need not exist where the model is used.
-        recipe = build_recipe(raw, str(model_dir / "recipe.yaml"), check_paths=False)
-        task = get_task(meta["task"], source=str(model_dir / TASK_FILE))(recipe)
-        _restore_state(task, meta, model_dir / TASK_FILE)
+        recipe = build_recipe(read_yaml(saved.recipe), str(saved.recipe), check_paths=False)
+        task = get_task(meta["task"], source=str(saved.task_file))(recipe)
+        _restore_state(task, meta, saved.task_file)
         try:
-            tokenizer = AutoTokenizer.from_pretrained(model_dir)
-            encoder = AutoModel.from_pretrained(model_dir)
+            tokenizer = AutoTokenizer.from_pretrained(saved.path)
+            encoder = AutoModel.from_pretrained(saved.path)
             head = task.build_head(encoder)
         except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
-            raise _unloadable(model_dir, exc) from None
-        _load_head(head, model_dir / HEAD_FILE, task.name)
+            raise _unloadable(saved.path, exc) from None
+        _load_head(head, saved.head_file, task.name)
         model = TaskModel(encoder, head)
         return cls(task, tokenizer, model, batch_size=meta.get("eval_batch_size", 64), precision=meta.get("precision", "32"))
 
@@ -202,17 +199,16 @@ def _blank_position(items: Sequence[Any]) -> int | None:
 def read_meta(run_dir: str | Path) -> dict[str, Any]:
     """``model/task.json`` of a finished run, after checking that every model file is
     there: a quick check (nothing is loaded) that callers can make before other work."""
-    run_dir = Path(run_dir)
-    model_dir = run_dir / MODEL_DIR
-    meta_path = model_dir / TASK_FILE
+    run = RunDir(run_dir)
+    saved, meta_path = run.model_dir, run.model_dir.task_file
     if not meta_path.is_file():
         raise RunDirError(
-            f"{run_dir} is not a finished nlpkit run directory (no {MODEL_DIR}/{TASK_FILE}); "
+            f"{run.path} is not a finished nlpkit run directory (no {MODEL_DIR}/{TASK_FILE}); "
             "a run writes it when training ends"
         )
-    for name in (TASK_FILE, "recipe.yaml", "config.json", HEAD_FILE):
-        if not (model_dir / name).is_file():
-            raise RunDirError(f"{run_dir} is incomplete: {MODEL_DIR}/{name} is missing; train the run again")
+    for name in ModelDir.REQUIRED:
+        if not (saved.path / name).is_file():
+            raise RunDirError(f"{run.path} is incomplete: {MODEL_DIR}/{name} is missing; train the run again")
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         if not isinstance(meta, dict) or "task" not in meta:

@@ -1,15 +1,18 @@
-"""Recipes: one YAML file per experiment, validated against typed sections.
+"""Loading a recipe: one YAML file per experiment, validated against its task's schema.
 
 Flow: YAML (safe, checked for alias bombs and duplicate keys) -> ``key.sub=value``
-overrides -> ``${ENV}`` interpolation -> validation of the core sections and of the task
-plugin's own ``data``/``head`` options -> the monitored metric against the task's metrics.
-Every error names the file, the key and what was expected, with a "did you mean" hint.
+overrides -> ``${ENV}`` interpolation -> validation of the core sections
+(:mod:`nlpkit.sections`) and of the task plugin's own ``data``/``head`` options -> the
+monitored metric against the task's metrics. Every error names the file, the key and
+what was expected, with a "did you mean" hint.
+
+The sections are re-exported here: a plugin writes ``from nlpkit.recipe import
+DataSection, HeadSection``.
 """
 
 from __future__ import annotations
 
 import ast
-import codecs
 import copy
 import difflib
 import functools
@@ -17,198 +20,31 @@ import importlib.util
 import inspect
 import os
 import re
-import types
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Mapping, Sequence, Union, get_args, get_origin
+from typing import Any, Mapping, Sequence
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ValidationError
 
 from nlpkit.errors import RecipeError
+from nlpkit.monitor import metric_name
+from nlpkit.sections import (
+    SECTIONS,
+    DataSection,
+    EncoderSection,
+    HeadSection,
+    OutputSection,
+    Recipe,
+    Section,
+    TrainSection,
+)
+from nlpkit.task import Task
 
-if TYPE_CHECKING:  # pragma: no cover
-    from nlpkit.task import Task
+__all__ = [
+    "SECTIONS", "DataSection", "EncoderSection", "HeadSection", "OutputSection", "Recipe", "Section", "TrainSection",
+    "apply_overrides", "build_recipe", "check_monitor", "dump_recipe", "load_recipe", "parse_yaml", "read_yaml",
+]
 
-
-class Section(BaseModel):
-    """A recipe section: unknown keys are errors, values are type-checked."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_bool_for_number(cls, value: Any, info: ValidationInfo) -> Any:
-        # Pydantic's lax mode reads `epochs: true` as 1; strings of digits (from ${ENV})
-        # stay accepted. Declared on the base, so every task's option class has it too.
-        field = cls.model_fields.get(info.field_name or "")
-        if field is not None and _bool_for_number(field.annotation, value):
-            raise PydanticCustomError("bool_for_number", "expected a number, not a boolean")
-        return value
-
-
-def _bool_for_number(annotation: Any, value: Any) -> bool:
-    """Whether ``value`` holds a boolean where ``annotation`` takes a number but no boolean."""
-    origin, args = get_origin(annotation), get_args(annotation)
-    if origin is Annotated:
-        return _bool_for_number(args[0], value)
-    if origin in (Union, types.UnionType):
-        if isinstance(value, bool) and any(a in (bool, Any) for a in args):
-            return False
-        return any(_bool_for_number(a, value) for a in args)
-    if isinstance(value, bool):
-        return annotation in (int, float)
-    if origin in (list, tuple, set, frozenset) and isinstance(value, (list, tuple)):
-        if origin is tuple and Ellipsis not in args:  # fixed length: one type per position
-            return any(_bool_for_number(a, v) for a, v in zip(args, value))
-        return bool(args) and any(_bool_for_number(args[0], v) for v in value)
-    if origin is dict and isinstance(value, dict) and len(args) == 2:
-        return any(_bool_for_number(args[1], v) for v in value.values())
-    return False
-
-
-class EncoderSection(Section):
-    name: str = Field("minilm", description="Local path, hub id, or registered alias.")
-    max_length: int = Field(128, gt=8, le=8192, description="Tokens per sequence (window).")
-    init: Literal["pretrained", "scratch"] = Field(
-        "pretrained",
-        description="'scratch': random weights, BertConfig defaults updated by `config` "
-        "(the tokenizer comes from `name`, or is trained with train_tokenizer).",
-    )
-    config: dict[str, Any] = Field(
-        default_factory=dict,
-        description="Overrides of the model config, e.g. num_hidden_layers (with init: scratch).",
-    )
-    train_tokenizer: bool = Field(
-        False, description="Train a new WordPiece vocabulary on the training texts (tokenizers)."
-    )
-    vocab_size: int = Field(8000, gt=100, description="Size of a trained vocabulary.")
-    lowercase: bool = Field(True, description="Lower-case when training a vocabulary.")
-    extend_vocab: bool = Field(
-        False,
-        description="Add the training data's characters/words missing from the vocabulary "
-        "as new tokens (new embedding rows, trained during fine-tuning).",
-    )
-    extend_vocab_min_count: int = Field(2, ge=1, description="Minimum count of a new token.")
-
-
-class DataSection(Section):
-    """Core data keys; a task's ``DataOptions`` subclasses this with its own keys."""
-
-    train: str | None = Field(None, description="Training file (relative paths: from the current directory).")
-    validation: str | None = Field(None, description="Validation file: metrics every epoch, best checkpoint.")
-    test: str | None = Field(None, description="Test file: scored once with the best model.")
-    limit_train: int | None = Field(None, gt=0, description="Use only the first N training examples.")
-    limit_validation: int | None = Field(None, gt=0, description="Use only the first N validation examples.")
-    limit_test: int | None = Field(None, gt=0, description="Use only the first N test examples.")
-    validation_split: float | None = Field(
-        None, gt=0, lt=1, description="Hold out this seeded fraction of train as validation."
-    )
-    split_seed: int = Field(13, description="Seed of validation_split.")
-    encoding: str = Field("utf-8-sig", description="Text encoding of the data files.")
-    on_error: Literal["raise", "skip"] = Field(
-        "raise", description="A malformed row stops the run, or is skipped and counted."
-    )
-    cache: bool = Field(True, description="Cache tokenized features between runs.")
-    cache_dir: str | None = Field(None, description="Default: $NLPKIT_CACHE or ~/.cache/nlpkit.")
-
-    @field_validator("encoding")
-    @classmethod
-    def _text_encoding(cls, value: str) -> str:
-        # Checked here, not when the first file is opened after the recipe was accepted.
-        try:
-            codecs.lookup(value)
-        except LookupError:
-            raise PydanticCustomError(
-                "encoding", "not a known text encoding (e.g. utf-8, utf-8-sig, latin-1, cp1252)"
-            ) from None
-        try:
-            "".encode(value)  # rot13, base64 and the like are codecs, but not for text files
-        except LookupError:
-            raise PydanticCustomError("encoding", "a codec, but not a text encoding") from None
-        return value
-
-
-class HeadSection(Section):
-    """Core head keys; a task's ``HeadOptions`` subclasses this."""
-
-    dropout: float = Field(0.1, ge=0, lt=1, description="Dropout before the head's output layer.")
-
-
-class TrainSection(Section):
-    epochs: int = Field(3, gt=0, description="Passes over the training data.")
-    max_steps: int = Field(-1, description="Stop after this many optimizer steps (-1: epochs decide).")
-    batch_size: int = Field(32, gt=0, description="Training examples (features) per optimizer step and device.")
-    eval_batch_size: int = Field(64, gt=0, description="Batch size of evaluation and prediction.")
-    lr: float = Field(5e-5, gt=0, description="Peak learning rate of AdamW (linear warm-up, then linear decay).")
-    head_lr: float | None = Field(None, gt=0, description="Learning rate of the head (default: lr).")
-    weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay (not on biases and LayerNorm).")
-    warmup_ratio: float = Field(0.1, ge=0, lt=1, description="Share of the steps spent warming up.")
-    freeze_encoder: bool = Field(
-        False, description="Train the head only (linear probing; a baseline for pre-training)."
-    )
-    layer_lr_decay: float = Field(
-        1.0, gt=0, le=1, description="Layer-wise learning-rate decay (1.0 = off)."
-    )
-    max_grad_norm: float | None = Field(1.0, gt=0, description="Gradient clipping (None: off).")
-    seed: int = Field(42, description="Seeds weights of the head, shuffling and dropout.")
-    precision: Literal["auto", "32", "bf16-mixed"] = Field(
-        "auto", description="auto: bf16-mixed where the hardware has bf16 matrix units, else 32."
-    )
-    monitor: str | None = Field(None, description="Validation metric for the best checkpoint.")
-    monitor_mode: Literal["max", "min"] | None = Field(None, description="Whether higher or lower is better (default: the task's).")
-    early_stopping_patience: int | None = Field(None, gt=0, description="Stop after this many validations without improvement.")
-    checkpoint_every_n_steps: int = Field(200, gt=0, description="Save last.ckpt for --resume.")
-    group_by_length: bool = Field(True, description="Batch examples of similar length (less padding).")
-    pad_to_multiple_of: int = Field(
-        1, ge=1, description="Pad each batch's length up to a multiple of this (8 for long windows: fewer distinct shapes, less memory).",
-    )
-    num_workers: int = Field(0, ge=0, description="DataLoader worker processes.")
-    log_every_n_steps: int = Field(10, gt=0, description="Training loss logging interval.")
-
-    @field_validator("precision", mode="before")
-    @classmethod
-    def _precision_as_text(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-
-    @field_validator("max_steps")
-    @classmethod
-    def _steps_or_epochs(cls, value: int) -> int:
-        # 0 would train nothing and still export the untrained model as a result.
-        if value == 0 or value < -1:
-            raise PydanticCustomError("max_steps", "expected -1 (the epochs decide) or a positive number of steps")
-        return value
-
-
-class OutputSection(Section):
-    dir: str = Field("runs/{task}", description="Run directory; {task} is replaced.")
-    save_predictions: bool = Field(True, description="Write predictions of validation and test.")
-    keep_checkpoints: bool = Field(False, description="Keep Lightning checkpoints after the run.")
-
-
-class Recipe(Section):
-    """A validated recipe. ``data`` and ``head`` are the task's own option classes."""
-
-    task: str
-    encoder: EncoderSection = Field(default_factory=EncoderSection)
-    data: DataSection = Field(default_factory=DataSection)
-    head: HeadSection = Field(default_factory=HeadSection)
-    train: TrainSection = Field(default_factory=TrainSection)
-    trainer: dict[str, Any] = Field(
-        default_factory=dict, description="Passed through to the Lightning Trainer."
-    )
-    output: OutputSection = Field(default_factory=OutputSection)
-    source: str | None = Field(None, exclude=True, description="File the recipe came from.")
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude={"source"})
-
-    @property
-    def output_dir(self) -> Path:
-        return Path(self.output.dir.replace("{task}", self.task))
-
-
-SECTIONS = ("task", "encoder", "data", "head", "train", "trainer", "output")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -413,7 +249,7 @@ def _known_keys(model: type[BaseModel], prefix: str = "") -> dict[str, list[str]
 
 def build_recipe(raw: Mapping[str, Any], source: str = "<recipe>", *, check_paths: bool = True) -> Recipe:
     """Validate a raw mapping against the core sections and the task plugin's options."""
-    from nlpkit.plugins import get_task  # plugins need the recipe types; import late
+    from nlpkit.plugins import get_task  # the registry loads every plugin: only when a recipe is built
 
     raw = dict(raw)
     task_name = raw.get("task")
@@ -472,11 +308,9 @@ def check_trainer_keys(recipe: Recipe) -> None:
             )
 
 
-def check_monitor(recipe: Recipe, task_cls: type["Task"]) -> None:
+def check_monitor(recipe: Recipe, task_cls: type[Task]) -> None:
     """``train.monitor`` must be a metric that the task's validation reports for these
     options: found out after a first epoch of training, a typo costs the epoch."""
-    from nlpkit.task import Task
-
     monitor = recipe.train.monitor
     if monitor is None or task_cls.metric_names is Task.metric_names:
         return  # the task does not say (a plugin's choice): the first validation checks it
@@ -484,8 +318,8 @@ def check_monitor(recipe: Recipe, task_cls: type["Task"]) -> None:
     if names is None or monitor in names:
         return
     known = sorted(names)
-    if monitor.startswith("val_") and monitor[4:] in names:
-        hint = f" (did you mean {monitor[4:]}? the metric is named without the val_ prefix of the logs)"
+    if metric_name(monitor) in names:  # the name as the logs show it
+        hint = f" (did you mean {metric_name(monitor)}? the metric is named without the val_ prefix of the logs)"
     else:
         close = difflib.get_close_matches(monitor, known, n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""

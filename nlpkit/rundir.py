@@ -1,8 +1,27 @@
-"""The run directory: what a run leaves behind, and how it is written.
+"""The run directory: its layout, the one place that names its files, and how it is
+made ready, locked and written.
+
+::
+
+    <output.dir>/                  RunDir(path)
+      .nlpkit-run                  .marker          nlpkit made this directory
+      .nlpkit-lock                 .lock            held by the run in progress
+      recipe.yaml                  .recipe          the resolved recipe
+      train.log                    .log
+      metrics.json                 .metrics
+      learning_curve.png           .plot
+      checkpoints/                 .checkpoints     last.ckpt (.last_checkpoint), best.ckpt
+      predictions/                 .predictions(split, fmt): validation.jsonl, test.conll ...
+      logs/                        .logs            metrics.csv, tensorboard/
+      model/                       .model_dir       ModelDir: all that nlpkit.load reads
+        config.json, model.safetensors, tokenizer files   (transformers' save_pretrained)
+        head.safetensors           .head_file
+        task.json                  .task_file       task, plugin and version, task state
+        recipe.yaml                .recipe          the same resolved recipe
 
 nlpkit marks each run directory it creates (:data:`MARKER`) and only ever deletes what
-the run-directory layout names, inside a marked directory; while a run goes on it holds
-an OS lock on the directory (:class:`RunLock`), which dies with the process.
+the layout names, inside a marked directory; while a run goes on it holds an OS lock on
+the directory (:class:`RunLock`), which dies with the process.
 """
 
 from __future__ import annotations
@@ -16,11 +35,13 @@ import signal
 import socket
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from glob import escape
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from nlpkit.errors import RunDirError, stopped_by
+from nlpkit.monitor import Monitor, is_val_key
 
 try:
     import fcntl
@@ -42,11 +63,129 @@ MARKER = ".nlpkit-run"
 LOCK = ".nlpkit-lock"
 """Locked (flock) by the run in progress, which writes its PID in it; never deleted."""
 LAST = "last.ckpt"
+BEST = "best.ckpt"
+METRICS_CSV = "metrics.csv"
+TASK_FILE = "task.json"
+HEAD_FILE = "head.safetensors"
+CONFIG = "config.json"
+"""The encoder's configuration, written by transformers' ``save_pretrained``."""
+PREDICTION_SUFFIX = {"jsonl": ".jsonl", "conll": ".conll", "squad": ".json"}
+"""File suffix of each prediction format; any other format ``f`` is written as ``.f``."""
 
 LAYOUT = frozenset({RECIPE, METRICS, LOG, CHECKPOINTS, PREDICTIONS, PLOT, LOGS, MODEL, MARKER})
 """What ``--overwrite`` deletes; anything else in the directory stays."""
 BEFORE_TRAINING = frozenset({RECIPE, LOG, MARKER, LOCK})
 """All that a run leaves when it stops before training: it can simply start again."""
+
+
+@dataclass(frozen=True)
+class ModelDir:
+    """A saved model: what ``nlpkit.load`` reads, in a run directory's ``model/``."""
+
+    path: Path
+
+    REQUIRED = (TASK_FILE, RECIPE, CONFIG, HEAD_FILE)
+    """The files without which the folder is not a whole model."""
+
+    @property
+    def task_file(self) -> Path:
+        return self.path / TASK_FILE
+
+    @property
+    def head_file(self) -> Path:
+        return self.path / HEAD_FILE
+
+    @property
+    def recipe(self) -> Path:
+        return self.path / RECIPE
+
+    def task_name(self) -> str | None:
+        """The task that ``task.json`` names, or None (no such file, or not readable)."""
+        try:
+            meta = json.loads(self.task_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return meta.get("task") if isinstance(meta, dict) else None
+
+
+class RunDir:
+    """The paths of one run directory (the layout above): ``RunDir(out).last_checkpoint``."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r})"
+
+    @property
+    def recipe(self) -> Path:
+        return self.path / RECIPE
+
+    @property
+    def log(self) -> Path:
+        return self.path / LOG
+
+    @property
+    def metrics(self) -> Path:
+        return self.path / METRICS
+
+    @property
+    def plot(self) -> Path:
+        return self.path / PLOT
+
+    @property
+    def marker(self) -> Path:
+        return self.path / MARKER
+
+    @property
+    def lock(self) -> Path:
+        return self.path / LOCK
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / CHECKPOINTS
+
+    @property
+    def last_checkpoint(self) -> Path:
+        return self.path / CHECKPOINTS / LAST
+
+    @property
+    def best_checkpoint(self) -> Path:
+        return self.path / CHECKPOINTS / BEST
+
+    @property
+    def predictions_dir(self) -> Path:
+        return self.path / PREDICTIONS
+
+    @property
+    def logs(self) -> Path:
+        return self.path / LOGS
+
+    @property
+    def metrics_csv(self) -> Path:
+        return self.path / LOGS / METRICS_CSV
+
+    @property
+    def model_dir(self) -> ModelDir:
+        return ModelDir(self.path / MODEL)
+
+    @property
+    def finished(self) -> bool:
+        """Whether a run saved its model here (``model/task.json``)."""
+        return self.model_dir.task_file.is_file()
+
+    def predictions(self, split: str, fmt: str = "jsonl") -> Path:
+        """The predictions file of ``split`` in format ``fmt``: ``predictions/test.conll``."""
+        return self.path / PREDICTIONS / f"{split}{PREDICTION_SUFFIX.get(fmt, '.' + fmt)}"
+
+
+def model_dir(path: str | os.PathLike[str]) -> ModelDir:
+    """The saved model that ``path`` names: a finished run directory's ``model/``, else
+    ``path`` itself (a model folder, or any checkpoint directory)."""
+    run = RunDir(path)
+    return run.model_dir if run.finished else ModelDir(run.path)
+
+
 _PARTIAL = re.compile(r"^\.(?P<name>.+)\.partial(?P<pid>\d+)(?:-(?P<host>[A-Za-z0-9_.-]*))?$")
 _HOST = re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname())
 
@@ -108,12 +247,13 @@ def _make_ready(out: Path, *, resume: bool, overwrite: bool) -> None:
         _clear(out, names)
     else:
         _check_reuse(out, names, resume=resume)
-    for folder in (out / CHECKPOINTS, out / PREDICTIONS):
+    run = RunDir(out)
+    for folder in (run.checkpoints, run.predictions_dir):
         clean_partials(folder)  # left by a run killed while writing (kill -9, power loss)
-    if not (out / MARKER).exists():
-        from nlpkit import __version__
+    if not run.marker.exists():
+        from nlpkit.version import __version__
 
-        write_json(out / MARKER, {"nlpkit": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+        write_json(run.marker, {"nlpkit": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
 
 
 def _entries(out: Path) -> frozenset[str]:
@@ -130,7 +270,7 @@ def _refuse_foreign(out: Path, *, resume: bool) -> None:
     names = _entries(out)
     if names <= {LOCK} or MARKER in names:
         return
-    if resume and (out / CHECKPOINTS / LAST).is_file():  # a run of an nlpkit that wrote no marker yet
+    if resume and RunDir(out).last_checkpoint.is_file():  # a run of an nlpkit that wrote no marker yet
         return
     raise RunDirError(
         f"output directory {out} is not empty and is not an nlpkit run directory (it has no {MARKER} file); "
@@ -161,7 +301,7 @@ def _refuse_protected(out: Path, keep: Iterable[str | Path]) -> None:
 
 
 def _check_reuse(out: Path, names: frozenset[str], *, resume: bool) -> None:
-    last = out / CHECKPOINTS / LAST
+    last = RunDir(out).last_checkpoint
     if resume:
         if not last.is_file():
             raise RunDirError(_nothing_to_resume(out, names))
@@ -220,7 +360,7 @@ class RunLock:
     ends: a killed run never leaves a directory locked."""
 
     def __init__(self, out: Path) -> None:
-        self.path = out / LOCK
+        self.path = RunDir(out).lock
         self._handle: Any = None
         if fcntl is None:  # pragma: no cover
             return
@@ -254,7 +394,7 @@ class RunLock:
 
 def attach_log(out: Path) -> logging.Handler:
     """Mirror nlpkit's log into ``train.log`` (appends on resume)."""
-    handler = logging.FileHandler(out / LOG, encoding="utf-8")
+    handler = logging.FileHandler(RunDir(out).log, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logging.getLogger("nlpkit").addHandler(handler)
     return handler
@@ -262,17 +402,22 @@ def attach_log(out: Path) -> logging.Handler:
 
 def keep_earlier_log(out: Path) -> None:
     """Move an interrupted run's metrics.csv aside (metrics.part1.csv, ...)."""
-    current = out / LOGS / "metrics.csv"
+    current = RunDir(out).metrics_csv
     if current.exists():
-        parts = len(list((out / LOGS).glob("metrics.part*.csv")))
-        current.rename(out / LOGS / f"metrics.part{parts + 1}.csv")
+        current.rename(current.with_name(f"{current.stem}.part{len(_earlier_logs(out)) + 1}{current.suffix}"))
+
+
+def _earlier_logs(out: Path) -> list[Path]:
+    """The metrics.csv files that :func:`keep_earlier_log` moved aside, oldest first."""
+    current = RunDir(out).metrics_csv
+    return sorted(current.parent.glob(f"{current.stem}.part*{current.suffix}"))
 
 
 def interrupted(out: Path, signum: int = signal.SIGINT) -> str:
     """What a user needs to hear after a Ctrl-C or SIGTERM outside the training steps: what
     is kept and which command picks the run up again."""
     what = stopped_by(signum)
-    last = out / CHECKPOINTS / LAST
+    last = RunDir(out).last_checkpoint
     if last.exists():
         return f"{what}; {last} holds the last saved step: the same command with --resume continues from there"
     if _entries(out) <= BEFORE_TRAINING:
@@ -342,18 +487,44 @@ def write_lines(path: Path, lines: Iterable[str]) -> int:
     return count
 
 
-def plot_learning_curve(out: Path, monitor: str | None) -> Path | None:
-    """Training loss per step and validation metrics per epoch, from the CSV log."""
-    csv_paths = sorted((out / LOGS).glob("metrics.part*.csv")) + [out / LOGS / "metrics.csv"]
-    csv_paths = [p for p in csv_paths if p.exists()]
-    if not csv_paths:
+def plot_learning_curve(out: Path, monitor: Monitor | None) -> Path | None:
+    """Training loss per step and validation metrics (the monitored one, else up to
+    three) per validation, from the CSV logs of every attempt of the run."""
+    steps, losses, val = _logged_curves(out)
+    if steps is None:
         return None
-    import csv
-
     # A Figure of its own, not pyplot: no backend is chosen for the whole process (a
     # notebook calling nlpkit.run keeps its inline plots).
     from matplotlib.figure import Figure
 
+    fig = Figure(figsize=(7, 4))
+    ax = fig.subplots()
+    ax.plot(steps, losses, color="tab:blue", linewidth=1, label="train loss")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("training loss", color="tab:blue")
+    if val:
+        ax2 = ax.twinx()
+        keys = [monitor.key] if monitor is not None and monitor.key in val else sorted(val)[:3]
+        for key, color in zip(keys, ("tab:orange", "tab:green", "tab:red")):
+            xs, ys = zip(*val[key])
+            ax2.plot(xs, ys, marker="o", color=color, label=key)
+        ax2.set_ylabel("validation")
+        ax2.legend(loc="lower left", frameon=False)
+    ax.set_title(out.name)
+    fig.tight_layout()
+    plot = RunDir(out).plot
+    fig.savefig(plot, dpi=100)
+    return plot
+
+
+def _logged_curves(out: Path) -> tuple[list[int] | None, list[float], dict[str, list[tuple[int, float]]]]:
+    """(steps, training losses, validation metrics by logged name) from the CSV logs;
+    steps is None when there is no log at all."""
+    import csv
+
+    csv_paths = [p for p in [*_earlier_logs(out), RunDir(out).metrics_csv] if p.exists()]
+    if not csv_paths:
+        return None, [], {}
     steps, losses = [], []
     val: dict[str, list[tuple[int, float]]] = {}
     for csv_path in csv_paths:
@@ -364,22 +535,6 @@ def plot_learning_curve(out: Path, monitor: str | None) -> Path | None:
                     steps.append(step)
                     losses.append(float(row["train_loss"]))
                 for key, value in row.items():
-                    if key.startswith("val_") and value:
+                    if is_val_key(key) and value:
                         val.setdefault(key, []).append((step, float(value)))
-    fig = Figure(figsize=(7, 4))
-    ax = fig.subplots()
-    ax.plot(steps, losses, color="tab:blue", linewidth=1, label="train loss")
-    ax.set_xlabel("optimizer step")
-    ax.set_ylabel("training loss", color="tab:blue")
-    if val:
-        ax2 = ax.twinx()
-        keys = [f"val_{monitor}"] if monitor and f"val_{monitor}" in val else sorted(val)[:3]
-        for key, color in zip(keys, ("tab:orange", "tab:green", "tab:red")):
-            xs, ys = zip(*val[key])
-            ax2.plot(xs, ys, marker="o", color=color, label=key)
-        ax2.set_ylabel("validation")
-        ax2.legend(loc="lower left", frameon=False)
-    ax.set_title(out.name)
-    fig.tight_layout()
-    fig.savefig(out / PLOT, dpi=100)
-    return out / PLOT
+    return steps, losses, val

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Iterable, Iterator, Ma
 from pydantic import create_model
 
 from nlpkit.errors import NlpkitError
-from nlpkit.recipe import DataSection, HeadSection, Recipe
+from nlpkit.sections import DataSection, HeadSection, Recipe
 
 if TYPE_CHECKING:  # pragma: no cover
     import evaluate

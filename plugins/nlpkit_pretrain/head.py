@@ -17,6 +17,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from nlpkit.rundir import ModelDir
+
 log = logging.getLogger("nlpkit.pretrain")
 
 
@@ -103,21 +105,19 @@ def checkpoint_state(path: str | Path, prefix: str = "cls.") -> dict[str, torch.
     elif (path / "pytorch_model.bin").is_file():
         full = torch.load(path / "pytorch_model.bin", map_location="cpu", weights_only=True)
         state = {k: v for k, v in full.items() if k.startswith(prefix)}
-    if not state and (path / "head.safetensors").is_file() and _is_pretrain_run(path):
+    saved = ModelDir(path)
+    if not state and saved.head_file.is_file() and _is_pretrain_run(path):
         # An nlpkit pre-training run's model/ folder: the heads are saved beside the encoder.
         from safetensors.torch import load_file
 
-        state = {prefix + k: v for k, v in load_file(str(path / "head.safetensors")).items()}
+        state = {prefix + k: v for k, v in load_file(str(saved.head_file)).items()}
     for old, new in _RENAMES.items():
         state = {(k[: -len(old)] + new if k.endswith(old) else k): v for k, v in state.items()}
     return state
 
 
 def _is_pretrain_run(path: Path) -> bool:
-    try:
-        return json.loads((path / "task.json").read_text(encoding="utf-8")).get("task") == "pretrain"
-    except (OSError, ValueError):
-        return False
+    return ModelDir(path).task_name() == "pretrain"
 
 
 def load_heads(head: PretrainingHeads, path: str | Path | None) -> list[str]:
