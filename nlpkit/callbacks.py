@@ -110,9 +110,10 @@ class SafeCheckpointIO(TorchCheckpointIO):
 
 
 class LastCheckpoint(ModelCheckpoint):
-    """The checkpoint at ``path`` (``checkpoints/last.ckpt``) every ``train.checkpoint_every_n_steps`` steps and at the
-    end of every epoch: ModelCheckpoint saves on steps or on epochs, not both, so a run
-    killed early in an epoch would otherwise lose the whole epoch before."""
+    """The checkpoint at ``path`` (``checkpoints/last.ckpt``) every
+    ``train.checkpoint_every_n_steps`` steps and at the end of every epoch: ModelCheckpoint
+    saves on steps or on epochs, not both, so a run killed early in an epoch would
+    otherwise lose the whole epoch before."""
 
     def __init__(self, path: Path, every_n_steps: int) -> None:
         super().__init__(dirpath=path.parent, filename=path.stem, every_n_train_steps=every_n_steps,
