@@ -7,17 +7,16 @@ import json
 import logging
 import os
 import random
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from tqdm.auto import tqdm
 
 from nlpkit import feature_cache
 from nlpkit.sections import Recipe
-from nlpkit.task import Feature, Task
+from nlpkit.task import Counts, Feature, Task
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch.utils.data import DataLoader
@@ -150,62 +149,24 @@ def encode(
     *,
     training: bool,
     desc: str = "tokenizing",
+    split: str | None = None,
 ) -> list[Feature]:
     """Encode in chunks (a progress bar for long splits); example ids stay global.
 
-    A task sees one chunk at a time, so a count it logs ("12 of 512 texts ...") would
-    come once per chunk: such counts are summed and logged once for the split, out of
-    the split's example count (a chunk with nothing to report logs nothing).
+    The task counts what it cuts or splits in a :class:`~nlpkit.task.Counts`, one for
+    all the chunks: each count is logged once, out of the split's example count
+    ("data.train: 12 of 2,000 texts reach ...", without ``split``: "12 of 2,000 ...").
     """
     features: list[Feature] = []
+    counts = Counts()
     disable = len(examples) < 2 * ENCODE_CHUNK
-    with _counts_summed_over_chunks(len(examples)):
-        for start in tqdm(range(0, len(examples), ENCODE_CHUNK), desc=desc, unit="chunk", disable=disable):
-            chunk = task.encode(examples[start : start + ENCODE_CHUNK], tokenizer, training=training)
-            for feature in chunk:
-                feature["example_id"] += start
-            features.extend(chunk)
+    for start in tqdm(range(0, len(examples), ENCODE_CHUNK), desc=desc, unit="chunk", disable=disable):
+        chunk = task.encode(examples[start : start + ENCODE_CHUNK], tokenizer, training=training, counts=counts)
+        for feature in chunk:
+            feature["example_id"] += start
+        features.extend(chunk)
+    counts.log(len(examples), f"data.{split}: " if split else "", log)
     return features
-
-
-@contextmanager
-def _counts_summed_over_chunks(total: int) -> Iterator[None]:
-    """Hold back log records of the ``nlpkit`` and ``nlpkit.*`` loggers (the ones that
-    reach a run's handlers; plugins create theirs at import) whose message starts its
-    arguments with ``%d of %d``; on exit, log each distinct one once as "sum of
-    ``total``". Other records pass untouched.
-
-    The second number is a chunk's example count by contract, so the split's ``total``
-    replaces it: summing it would leave out the chunks that had nothing to report."""
-    held: dict[tuple[Any, ...], list[Any]] = {}
-
-    def hold(record: logging.LogRecord) -> bool:
-        msg, args = record.msg, record.args
-        if not (isinstance(msg, str) and isinstance(args, tuple) and len(args) >= 2):
-            return True
-        if msg.find("%") != msg.find("%d of %d") or not all(isinstance(a, int) for a in args[:2]):
-            return True
-        key = (record.name, record.levelno, msg, args[2:])
-        if key in held:
-            held[key][1] += args[0]
-        else:
-            held[key] = [record, args[0]]
-        return False
-
-    loggers = [logging.getLogger("nlpkit")] + [
-        logger for name, logger in logging.Logger.manager.loggerDict.items()
-        if name.startswith("nlpkit.") and isinstance(logger, logging.Logger)
-    ]
-    for logger in loggers:
-        logger.addFilter(hold)
-    try:
-        yield
-    finally:
-        for logger in loggers:
-            logger.removeFilter(hold)
-        for record, count in held.values():
-            record.args = (count, total, *record.args[2:])  # type: ignore[misc]
-            logging.getLogger(record.name).handle(record)
 
 
 def encode_split(task: Task, split: Split, tokenizer: "PreTrainedTokenizerBase", recipe: Recipe) -> None:
@@ -216,7 +177,9 @@ def encode_split(task: Task, split: Split, tokenizer: "PreTrainedTokenizerBase",
     foreign, planted) is reported and replaced by a fresh encoding."""
     training = split.name == "train"
     if not recipe.data.cache:
-        split.features = encode(task, split.examples, tokenizer, training=training, desc=f"tokenizing {split.name}")
+        split.features = encode(
+            task, split.examples, tokenizer, training=training, desc=f"tokenizing {split.name}", split=split.name
+        )
         return
     key = cache_key(task, split, tokenizer)
     path = cache_dir(recipe) / f"{task.name}-{split.name}-{key}{feature_cache.SUFFIX}"
@@ -225,7 +188,9 @@ def encode_split(task: Task, split: Split, tokenizer: "PreTrainedTokenizerBase",
         split.features = cached
         log.info("data.%s: %d features from cache %s", split.name, len(cached), path)
         return
-    split.features = encode(task, split.examples, tokenizer, training=training, desc=f"tokenizing {split.name}")
+    split.features = encode(
+            task, split.examples, tokenizer, training=training, desc=f"tokenizing {split.name}", split=split.name
+        )
     _store_features(path, split, key)
 
 
@@ -277,10 +242,30 @@ class FeatureDataset:
         return index, self.features[index]
 
 
-def collate_indexed(items: Sequence[tuple[int, Feature]], task: Task, tokenizer: Any, training: bool) -> dict[str, Any]:
+def feature_length(feature: Feature) -> int:
+    """Length used to group batches of similar size."""
+    return len(feature["input_ids"])
+
+
+def collate(
+    task: Task, features: Sequence[Feature], tokenizer: Any, *, training: bool, pad_to_multiple_of: int = 1
+) -> dict[str, Any]:
+    """A batch of ``features``: the task's ``batch_keys`` of each, padded (to a multiple
+    of ``train.pad_to_multiple_of``), then the task's ``prepare_batch``."""
+    from nlpkit.batching import pad_features
+
+    keys = task.batch_keys
+    rows = features if keys is None else [{k: f[k] for k in keys if k in f} for f in features]
+    batch = pad_features(rows, pad_id=tokenizer.pad_token_id or 0, multiple_of=pad_to_multiple_of)
+    return task.prepare_batch(batch, tokenizer, training=training)
+
+
+def collate_indexed(
+    items: Sequence[tuple[int, Feature]], task: Task, tokenizer: Any, training: bool, pad_to_multiple_of: int = 1
+) -> dict[str, Any]:
     import torch
 
-    batch = task.collate([f for _, f in items], tokenizer, training=training)
+    batch = collate(task, [f for _, f in items], tokenizer, training=training, pad_to_multiple_of=pad_to_multiple_of)
     batch["feature_index"] = torch.tensor([i for i, _ in items], dtype=torch.long)
     return batch
 
@@ -292,25 +277,30 @@ def train_loader(task: Task, features: Sequence[Feature], tokenizer: Any, recipe
     dataset = FeatureDataset(features)
     sampler: Any
     if train.group_by_length:
-        sampler = LengthGroupedSampler([task.feature_length(f) for f in features], train.batch_size, train.seed)
+        sampler = LengthGroupedSampler([feature_length(f) for f in features], train.batch_size, train.seed)
     else:
         sampler = EpochShuffleSampler(len(dataset), train.seed)
     return ResumableLoader(
         dataset,
         batch_size=train.batch_size,
         sampler=sampler,
-        collate_fn=partial(collate_indexed, task=task, tokenizer=tokenizer, training=True),
+        collate_fn=partial(
+            collate_indexed, task=task, tokenizer=tokenizer, training=True, pad_to_multiple_of=train.pad_to_multiple_of
+        ),
         num_workers=train.num_workers,
         persistent_workers=train.num_workers > 0,
     )
 
 
-def eval_order(task: Task, features: Sequence[Feature]) -> list[int]:
+def eval_order(features: Sequence[Feature]) -> list[int]:
     """Longest first: the same order (and so the same batches) wherever we evaluate."""
-    return sorted(range(len(features)), key=lambda i: -task.feature_length(features[i]))
+    return sorted(range(len(features)), key=lambda i: -feature_length(features[i]))
 
 
-def eval_loader(task: Task, features: Sequence[Feature], tokenizer: Any, batch_size: int, num_workers: int = 0) -> "DataLoader":
+def eval_loader(
+    task: Task, features: Sequence[Feature], tokenizer: Any, batch_size: int, num_workers: int = 0,
+    *, pad_to_multiple_of: int = 1,
+) -> "DataLoader":
     from torch.utils.data import DataLoader
 
     from nlpkit.batching import FixedOrderSampler
@@ -318,7 +308,9 @@ def eval_loader(task: Task, features: Sequence[Feature], tokenizer: Any, batch_s
     return DataLoader(
         FeatureDataset(features),
         batch_size=batch_size,
-        sampler=FixedOrderSampler(eval_order(task, features)),
-        collate_fn=partial(collate_indexed, task=task, tokenizer=tokenizer, training=False),
+        sampler=FixedOrderSampler(eval_order(features)),
+        collate_fn=partial(
+            collate_indexed, task=task, tokenizer=tokenizer, training=False, pad_to_multiple_of=pad_to_multiple_of
+        ),
         num_workers=num_workers,
     )

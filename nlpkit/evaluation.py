@@ -31,6 +31,7 @@ def evaluate_checkpoint(
     from nlpkit.predictor import Predictor
     from nlpkit.recipe import load_recipe
     from nlpkit.rundir import model_dir
+    from nlpkit.task import TaskSettings
 
     extra = list(overrides)
     if checkpoint is not None:
@@ -40,7 +41,7 @@ def evaluate_checkpoint(
     loaded = load_recipe(recipe, extra)
     if loaded.encoder.extend_vocab:
         raise RecipeError(f"{loaded.source}: evaluating a checkpoint with encoder.extend_vocab is not supported")
-    task = get_task(loaded.task)(loaded)
+    task = get_task(loaded.task)(TaskSettings.of(loaded))
     splits = read_splits(task, loaded)
     if "train" in splits:
         task.setup(splits["train"].examples)  # label maps, as in the run
@@ -57,6 +58,7 @@ def evaluate_checkpoint(
     torch.manual_seed(loaded.train.seed)  # heads missing from the checkpoint start the same way
     model = TaskModel(encoder, task.build_head(encoder))
     precision = resolve_precision(loaded.train.precision)
-    predictor = Predictor(task, tokenizer, model, batch_size=loaded.train.eval_batch_size, precision=precision)
+    predictor = Predictor(task, tokenizer, model, batch_size=loaded.train.eval_batch_size, precision=precision,
+                          pad_to_multiple_of=loaded.train.pad_to_multiple_of)
     _, metrics = predictor.evaluate(examples)
     return metrics

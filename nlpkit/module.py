@@ -13,6 +13,7 @@ import torch.distributed as dist
 from nlpkit.model import TaskModel
 from nlpkit.monitor import Monitor, val_key
 from nlpkit.optim import parameter_groups
+from nlpkit.scoring import compute_metrics
 from nlpkit.sections import TrainSection
 from nlpkit.task import Feature, Task
 
@@ -33,6 +34,10 @@ class TaskModule(pl.LightningModule):
         monitor: Monitor | None = None,
     ) -> None:
         super().__init__()
+        if not callable(getattr(model.head, "loss", None)):
+            from nlpkit.errors import PluginError
+
+            raise PluginError(f"task {task.name}: its head ({type(model.head).__name__}) has no loss(output, batch)")
         self.task = task
         self.model = model
         self.train_cfg = train
@@ -87,7 +92,7 @@ class TaskModule(pl.LightningModule):
         self._loader_state = self._rng_state = None
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss = self.task.loss(self.model(batch), batch)
+        loss = self.model.head.loss(self.model(batch), batch)
         size = int(batch["feature_index"].shape[0])
         self.log("train_loss", loss, prog_bar=True, batch_size=size)
         return loss
@@ -115,7 +120,7 @@ class TaskModule(pl.LightningModule):
             return
         outputs = [by_index[i] for i in range(len(self.val_features))]
         predictions = self.task.decode(self.val_examples, self.val_features, outputs)
-        metrics = self.task.compute_metrics(self.val_examples, predictions)
+        metrics = compute_metrics(self.task, self.val_examples, predictions)
         if self.monitor is not None and self.monitor.name not in metrics:
             from nlpkit.errors import RecipeError
 

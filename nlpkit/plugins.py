@@ -188,7 +188,7 @@ def _check_task(into: dict[str, type["Task"]], cls: object) -> None:
     if not isinstance(getattr(cls, "monitor", None), str):
         raise PluginError(
             f"task '{name}' ({cls.__name__}) sets no monitor: the validation metric (a key of its "
-            "compute_metrics) that picks the best checkpoint"
+            "metric's results) that picks the best checkpoint"
         )
     if name in into:
         raise PluginError(f"registers task '{name}' twice")

@@ -21,13 +21,17 @@ class Predictor:
     """A trained task model. ``predict`` takes what the task's users pass (texts, pairs,
     dicts) and returns user-facing predictions; ``evaluate`` scores labelled examples."""
 
-    def __init__(self, task: Task, tokenizer: Any, model: Any, *, batch_size: int = 64, precision: str = "32") -> None:
+    def __init__(
+        self, task: Task, tokenizer: Any, model: Any, *, batch_size: int = 64, precision: str = "32",
+        pad_to_multiple_of: int = 1,
+    ) -> None:
         self.task = task
         self.tokenizer = tokenizer
         self.device = "cuda" if _cuda_available() else "cpu"
         self.model = model.eval().to(self.device)
         self.batch_size = batch_size
         self.precision = precision
+        self.pad_to_multiple_of = pad_to_multiple_of
 
     # -- loading -------------------------------------------------------------------
     @classmethod
@@ -43,13 +47,14 @@ class Predictor:
         from nlpkit.model import TaskModel
         from nlpkit.plugins import get_task
         from nlpkit.recipe import build_recipe, read_yaml
+        from nlpkit.task import TaskSettings
 
         saved = RunDir(run_dir).model_dir
         meta = read_meta(run_dir)
         quiet_transformers()
         # The data files of the original run need not exist where the model is used.
         recipe = build_recipe(read_yaml(saved.recipe), str(saved.recipe), check_paths=False)
-        task = get_task(meta["task"], source=str(saved.task_file))(recipe)
+        task = get_task(meta["task"], source=str(saved.task_file))(TaskSettings.of(recipe))
         _restore_state(task, meta, saved.task_file)
         try:
             tokenizer = AutoTokenizer.from_pretrained(saved.path)
@@ -59,7 +64,10 @@ class Predictor:
             raise _unloadable(saved.path, exc) from None
         _load_head(head, saved.head_file, task.name)
         model = TaskModel(encoder, head)
-        return cls(task, tokenizer, model, batch_size=meta.get("eval_batch_size", 64), precision=meta.get("precision", "32"))
+        return cls(
+            task, tokenizer, model, batch_size=meta.get("eval_batch_size", 64), precision=meta.get("precision", "32"),
+            pad_to_multiple_of=recipe.train.pad_to_multiple_of,
+        )
 
     # -- prediction ----------------------------------------------------------------
     def predict(self, inputs: Any = None, /, **fields: Any) -> Any:
@@ -127,8 +135,10 @@ class Predictor:
     def evaluate(self, examples: Sequence[Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         """Predictions and metrics for labelled examples of the task (``task.read`` of a
         labelled file): what ``nlpkit evaluate`` prints. Metrics are empty without labels."""
+        from nlpkit.scoring import compute_metrics  # imports evaluate: predicting never does
+
         predictions = self.predict_examples(examples)
-        metrics = self.task.compute_metrics(examples, predictions) if self.task.has_labels(examples) else {}
+        metrics = compute_metrics(self.task, examples, predictions) if self.task.has_labels(examples) else {}
         return predictions, metrics
 
     def infer(self, features: Sequence[Feature]) -> list[Any]:
@@ -138,7 +148,7 @@ class Predictor:
 
         from nlpkit.data import eval_loader
 
-        loader = eval_loader(self.task, features, self.tokenizer, self.batch_size)
+        loader = eval_loader(self.task, features, self.tokenizer, self.batch_size, pad_to_multiple_of=self.pad_to_multiple_of)
         rows: dict[int, Any] = {}
         with torch.inference_mode(), self._autocast():
             for batch in tqdm(loader, desc="predicting", unit="batch", disable=len(loader) < 20):

@@ -38,7 +38,7 @@ from nlpkit.sections import (
     Section,
     TrainSection,
 )
-from nlpkit.task import Task
+from nlpkit.task import Task, TaskSettings
 
 __all__ = [
     "SECTIONS", "DataSection", "EncoderSection", "HeadSection", "OutputSection", "Recipe", "Section", "TrainSection",
@@ -314,7 +314,7 @@ def check_monitor(recipe: Recipe, task_cls: type[Task]) -> None:
     monitor = recipe.train.monitor
     if monitor is None or task_cls.metric_names is Task.metric_names:
         return  # the task does not say (a plugin's choice): the first validation checks it
-    names = task_cls(recipe).metric_names()
+    names = task_cls(TaskSettings.of(recipe)).metric_names()
     if names is None or monitor in names:
         return
     known = sorted(names)

@@ -1,10 +1,14 @@
 """The task contract: what a task plugin supplies, and only that.
 
 A :class:`Task` turns raw files into examples (``read``), examples into model features
-(``encode``), encoder hidden states into outputs (``build_head`` + ``loss``), outputs
-back into user-facing predictions (``decode``) and predictions into metrics
-(``compute_metrics``). The core does everything else: recipes, caching, batching, the
-Lightning loop, checkpoints, run directories, CLI, prediction.
+(``encode``), encoder hidden states into outputs and a loss (``build_head``: the head
+owns its loss), outputs back into user-facing predictions (``decode``), and predictions
+into the inputs of its ``evaluate`` metric (``metric`` + ``metric_inputs``). The core does
+everything else: recipes, caching, padding and batching, the Lightning loop, computing
+the metrics (:mod:`nlpkit.scoring`), checkpoints, run directories, CLI, prediction.
+
+A task never sees the recipe: the core builds it from a :class:`TaskSettings`, the few
+values that tasks use.
 
 This module imports neither torch nor transformers, so that validating a recipe stays
 fast; task modules should import heavy libraries inside their methods.
@@ -12,9 +16,11 @@ fast; task modules should import heavy libraries inside their methods.
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Iterable, Iterator, Mapping, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Iterator, Sequence, TypeVar
 
 from pydantic import create_model
 
@@ -35,30 +41,85 @@ example (sliding windows)."""
 ENCODER_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
+@dataclass(frozen=True)
+class TaskSettings:
+    """What a task gets from the recipe, and all it gets: built by the core
+    (:meth:`of`), passed to the task's constructor, kept as ``task.settings``."""
+
+    data: DataSection
+    """The recipe's ``data`` section: the core's keys and the task's ``DataOptions``."""
+    head: HeadSection
+    """The recipe's ``head`` section: the core's keys and the task's ``HeadOptions``."""
+    max_length: int
+    """``encoder.max_length``: the longest feature, in tokens."""
+    seed: int
+    """``train.seed``: for what a task draws at random (training pairs, kept windows)."""
+    source: str
+    """Where the recipe came from, to start error messages with."""
+    encoder_checkpoint: str | None = None
+    """``encoder.name`` when the encoder starts from pretrained weights (a head may load
+    its own weights from the same checkpoint); None for a scratch encoder."""
+
+    @classmethod
+    def of(cls, recipe: Recipe) -> "TaskSettings":
+        encoder = recipe.encoder
+        return cls(
+            data=recipe.data,
+            head=recipe.head,
+            max_length=encoder.max_length,
+            seed=recipe.train.seed,
+            source=str(recipe.source),
+            encoder_checkpoint=encoder.name if encoder.init == "pretrained" else None,
+        )
+
+
+class Counts:
+    """What ``encode`` counts among its examples ("texts truncated"). The core encodes a
+    split in chunks, sums each count over them and logs it once, out of the split's
+    examples: ``data.train: 12 of 2,000 texts reach encoder.max_length = 128 tokens ...``."""
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, int], int] = {}
+
+    def add(self, what: str, n: int = 1, *, level: int = logging.WARNING) -> None:
+        """Count ``n`` examples that ``what`` says of; ``level``: how the line is logged."""
+        if n:
+            key = (what, level)
+            self._counts[key] = self._counts.get(key, 0) + n
+
+    def log(self, total: int, prefix: str = "", logger: logging.Logger | None = None) -> None:
+        """One line per count, in the order they first came: ``{prefix}N of {total} {what}``."""
+        logger = logger or logging.getLogger("nlpkit")
+        for (what, level), n in self._counts.items():
+            logger.log(level, "%s%s of %s %s", prefix, f"{n:,}", f"{total:,}", what)
+
+
 class Task(ABC, Generic[ExampleT]):
     """Base class of every task. Subclass it, set the class attributes, register it
     through the ``register_tasks`` hook.
 
-    Lifecycle in a run: ``Task(recipe)`` -> ``read`` each split -> ``setup(train)``
-    (label maps) -> ``encode`` -> ``build_head`` -> training with ``loss`` ->
-    evaluation with ``split_outputs``/``decode``/``compute_metrics``. The run directory
-    stores ``state_dict()``; ``load_state_dict`` restores it for prediction.
+    Lifecycle in a run: ``Task(settings)`` -> ``read`` each split -> ``setup(train)``
+    (label maps) -> ``encode`` -> ``build_head`` -> training with the head's ``loss`` ->
+    evaluation with ``split_outputs``/``decode``/``metric``. The run directory stores
+    ``state_dict()``; ``load_state_dict`` restores it for prediction.
     """
 
     name: ClassVar[str]
-    description: ClassVar[str] = ""
     DataOptions: ClassVar[type[DataSection]] = DataSection
     HeadOptions: ClassVar[type[HeadSection]] = HeadSection
     monitor: ClassVar[str]
-    """Validation metric that picks the best checkpoint: a key of ``compute_metrics``
-    (required; the registry refuses a task without it)."""
+    """Validation metric that picks the best checkpoint: a key of what ``metric()``
+    computes (required; the registry refuses a task without it)."""
     monitor_mode: ClassVar[str] = "max"
-    needs_labels_from_data: ClassVar[bool] = False
+    batch_keys: ClassVar[tuple[str, ...] | None] = None
+    """The feature keys that go into a batch (None: all); the others (offsets, windows)
+    stay with the features, for ``decode``."""
+    prediction_formats: ClassVar[tuple[str, ...]] = ("jsonl",)
+    """Formats of ``render``; the run directory writes every one of them per split."""
 
-    def __init__(self, recipe: Recipe) -> None:
-        self.recipe = recipe
+    def __init__(self, settings: TaskSettings) -> None:
+        self.settings = settings
 
-    # -- recipe schema -----------------------------------------------------------
     @classmethod
     def recipe_model(cls) -> type[Recipe]:
         """The recipe model with this task's ``data`` and ``head`` option classes."""
@@ -68,14 +129,6 @@ class Task(ABC, Generic[ExampleT]):
             data=(cls.DataOptions, cls.DataOptions()),
             head=(cls.HeadOptions, cls.HeadOptions()),
         )
-
-    @property
-    def data_options(self) -> Any:
-        return self.recipe.data
-
-    @property
-    def head_options(self) -> Any:
-        return self.recipe.head
 
     # -- reading -------------------------------------------------------------------
     @abstractmethod
@@ -106,60 +159,45 @@ class Task(ABC, Generic[ExampleT]):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         pass
 
-    # -- encoding ------------------------------------------------------------------
+    # -- encoding and batching -----------------------------------------------------
     @abstractmethod
     def encode(
-        self, examples: Sequence[ExampleT], tokenizer: "PreTrainedTokenizerBase", *, training: bool
+        self, examples: Sequence[ExampleT], tokenizer: "PreTrainedTokenizerBase", *, training: bool, counts: Counts
     ) -> list[Feature]:
-        """Examples -> features (each with ``example_id``); long inputs become windows,
-        never silently truncated."""
+        """Examples -> features (each with ``example_id``), at most
+        ``settings.max_length`` tokens long; what is cut or split goes to ``counts``
+        (``counts.add("texts ... are truncated", n)``), which the core logs per split."""
 
     def cache_settings(self) -> dict[str, Any]:
         """Everything besides file content and tokenizer that changes ``encode``'s output."""
+        settings = self.settings
         return {
-            "data": self.recipe.data.model_dump(
+            "data": settings.data.model_dump(
                 mode="json", exclude={"limit_train", "limit_validation", "limit_test", "cache", "cache_dir"}
             ),
-            "head": self.recipe.head.model_dump(mode="json"),
-            "max_length": self.recipe.encoder.max_length,
+            "head": settings.head.model_dump(mode="json"),
+            "max_length": settings.max_length,
             "state": self.state_dict(),
         }
 
-    def feature_length(self, feature: Feature) -> int:
-        """Length used to group batches of similar size."""
-        return len(feature["input_ids"])
-
-    def collate(
-        self, features: Sequence[Feature], tokenizer: "PreTrainedTokenizerBase", *, training: bool
+    def prepare_batch(
+        self, batch: dict[str, "torch.Tensor"], tokenizer: "PreTrainedTokenizerBase", *, training: bool
     ) -> dict[str, "torch.Tensor"]:
-        """Pad a batch: ids with the pad id, masks with 0, sequence labels with -100.
-
-        ``training`` is False for validation, test and prediction batches (a task that
-        draws random masks makes them reproducible there)."""
-        return self.pad(features, tokenizer)
-
-    def pad(
-        self, rows: Sequence[Mapping[str, Any]], tokenizer: "PreTrainedTokenizerBase"
-    ) -> dict[str, "torch.Tensor"]:
-        """:func:`nlpkit.batching.pad_features` with the tokenizer's pad id and the recipe's
-        ``train.pad_to_multiple_of``: the padding step of every ``collate``."""
-        from nlpkit.batching import pad_features
-
-        multiple = self.recipe.train.pad_to_multiple_of
-        return pad_features(rows, pad_id=tokenizer.pad_token_id or 0, multiple_of=multiple)
+        """A batch the core has padded (``input_ids`` with the pad id, masks with 0, other
+        lists with -100) -> what the head gets; default: as it is. ``training`` is False
+        for validation, test and prediction batches (a task that draws random masks here
+        makes them reproducible there)."""
+        return batch
 
     # -- model ---------------------------------------------------------------------
     @abstractmethod
     def build_head(self, encoder: "PreTrainedModel") -> "torch.nn.Module":
-        """The head: ``forward(encoder_output, batch)`` -> tensor or dict of tensors.
+        """The head: ``forward(encoder_output, batch)`` -> tensor or dict of tensors, and
+        ``loss(output, batch)`` -> the training loss of a batch.
 
         A head that ignores ``encoder_output.pooler_output`` sets the attribute
         ``uses_pooler = False``: the encoder then drops its pooler (distributed training
         rejects parameters that get no gradient)."""
-
-    @abstractmethod
-    def loss(self, output: Any, batch: dict[str, "torch.Tensor"]) -> "torch.Tensor":
-        """The training loss of a batch."""
 
     # -- evaluation and prediction ---------------------------------------------
     def split_outputs(self, output: Any, batch: dict[str, "torch.Tensor"]) -> list[Any]:
@@ -176,33 +214,32 @@ class Task(ABC, Generic[ExampleT]):
 
     @abstractmethod
     def metric(self) -> "evaluate.Metric":
-        """The task's ``evaluate.Metric`` (defined in the plugin, never loaded by name)."""
+        """The task's ``evaluate.Metric`` (defined in the plugin, never loaded by name).
+        What it computes is the task's metrics: flat numbers are logged during training
+        (``val_<name>``), nested values (per class) go to metrics.json."""
 
     @abstractmethod
-    def compute_metrics(
+    def metric_inputs(
         self, examples: Sequence[ExampleT], predictions: Sequence[dict[str, Any]]
     ) -> dict[str, Any]:
-        """Metrics of predictions against the examples' gold labels. Flat float values
-        are logged during training; nested values (per class) go to metrics.json."""
+        """The keyword arguments of ``metric().compute``: predictions against the
+        examples' gold labels."""
 
     def metric_names(self) -> frozenset[str] | None:
-        """The flat (number) keys of ``compute_metrics`` for this recipe's options, so
-        that a misspelt ``train.monitor`` fails when the recipe is loaded, not after an
-        epoch. Include a name that only the data can rule out (SQuAD v2's ``NoAns_f1``).
-        Called on a task built from the recipe alone, before ``setup``: read options,
-        import nothing heavy. None (the default): not known; the first validation checks."""
+        """The flat (number) keys of the metric for these settings, so that a misspelt
+        ``train.monitor`` fails when the recipe is loaded, not after an epoch. Include a
+        name that only the data can rule out (SQuAD v2's ``NoAns_f1``). Called on a task
+        built from the recipe alone, before ``setup``: read settings, import nothing
+        heavy. None (the default): not known; the first validation checks."""
         return None
-
-    def record(self, example: ExampleT, prediction: dict[str, Any]) -> dict[str, Any]:
-        """One line of a run directory's predictions file (prediction plus gold)."""
-        return dict(prediction)
 
     def has_labels(self, examples: Sequence[ExampleT]) -> bool:
         """Whether metrics can be computed on these examples."""
         return True
 
-    prediction_formats: ClassVar[tuple[str, ...]] = ("jsonl",)
-    """Formats of ``render``; the run directory writes every one of them per split."""
+    def record(self, example: ExampleT, prediction: dict[str, Any]) -> dict[str, Any]:
+        """One line of a run directory's predictions file (prediction plus gold)."""
+        return dict(prediction)
 
     def render(
         self, examples: Sequence[ExampleT], predictions: Sequence[dict[str, Any]], fmt: str
@@ -214,7 +251,3 @@ class Task(ABC, Generic[ExampleT]):
             raise NlpkitError(f"task {self.name} writes predictions as {', '.join(self.prediction_formats)}, not {fmt}")
         for example, prediction in zip(examples, predictions):
             yield json.dumps(self.record(example, prediction), ensure_ascii=False)
-
-
-def iter_texts(values: Iterable[str | None]) -> Iterator[str]:
-    return (v for v in values if v)

@@ -142,8 +142,9 @@ def prepare_data(recipe: Recipe) -> Data:
     warnings said), the tokenizer, and every split encoded with it (or from the cache)."""
     from nlpkit.data import encode_split
     from nlpkit.plugins import get_task
+    from nlpkit.task import TaskSettings
 
-    task = get_task(recipe.task)(recipe)
+    task = get_task(recipe.task)(TaskSettings.of(recipe))
     splits = _read_data(task, recipe)
     tokenizer = _tokenizer(task, recipe, splits["train"])
     for split in splits.values():
@@ -234,7 +235,9 @@ def fit(recipe: Recipe, run_dir: RunDir, data: Data, module: "TaskModule", *, re
     _check_validation_interval(recipe, math.ceil(len(batches) / trainer.world_size))
     validation = data.validation
     val_loader = (
-        eval_loader(data.task, validation.features, data.tokenizer, recipe.train.eval_batch_size) if validation else None
+        eval_loader(data.task, validation.features, data.tokenizer, recipe.train.eval_batch_size,
+                    pad_to_multiple_of=recipe.train.pad_to_multiple_of)
+        if validation else None
     )
     _fit(trainer, module, batches, val_loader, run_dir.last_checkpoint if resume else None)
     if kept_memory is not None and kept_memory.trims:
@@ -422,6 +425,7 @@ def score(recipe: Recipe, run_dir: RunDir, data: Data) -> dict[str, dict[str, An
     """Validation and test scored with the saved model loaded back (what ``nlpkit.load``
     predicts), and their predictions written in each of the task's formats."""
     from nlpkit.predictor import Predictor
+    from nlpkit.scoring import compute_metrics
 
     predictor = Predictor.load(run_dir.path)
     results: dict[str, dict[str, Any]] = {}
@@ -431,7 +435,7 @@ def score(recipe: Recipe, run_dir: RunDir, data: Data) -> dict[str, dict[str, An
             continue
         predictions = predictor.predict_examples(split.examples, split.features)
         if predictor.task.has_labels(split.examples):
-            results[name] = predictor.task.compute_metrics(split.examples, predictions)
+            results[name] = compute_metrics(predictor.task, split.examples, predictions)
             summary = ", ".join(f"{k} {v:.4f}" for k, v in results[name].items() if isinstance(v, float))
             log.info("%s: %s", name, summary)
         if recipe.output.save_predictions:

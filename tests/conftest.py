@@ -110,7 +110,8 @@ def recipe_splits(recipe_name: str, *overrides: str):
     from nlpkit.data import read_splits
     from nlpkit.plugins import get_task
     from nlpkit.recipe import load_recipe
+    from nlpkit.task import TaskSettings
 
     recipe = load_recipe(REPO / "recipes" / recipe_name, list(overrides))
-    task = get_task(recipe.task)(recipe)
+    task = get_task(recipe.task)(TaskSettings.of(recipe))
     return recipe, task, read_splits(task, recipe)

@@ -8,35 +8,40 @@ from typing import Any, Sequence
 import pytest
 
 from nlpkit import data
-
-# Plugins log through module-level loggers named nlpkit or nlpkit.* (the run's handlers
-# sit on "nlpkit"), created at import, before any split is encoded.
-qa_log = logging.getLogger("nlpkit.qa")
+from nlpkit.task import Counts
 
 
 class CountingTask:
-    """Logs, per call, a count in the usual "N of M" form and one plain warning."""
+    """Counts, per call, what the built-in tasks count ("N of M texts ...") and logs one
+    plain warning itself."""
 
-    def encode(self, examples: Sequence[Any], tokenizer: Any, training: bool) -> list[dict[str, Any]]:
+    def encode(self, examples: Sequence[Any], tokenizer: Any, *, training: bool, counts: Counts) -> list[dict[str, Any]]:
         cut = sum(1 for e in examples if e < 8 and e % 3 == 0)
-        if cut:  # like the built-in plugins: a chunk with nothing cut says nothing
-            logging.getLogger("nlpkit").warning("%d of %d texts reach encoder.max_length = %d tokens", cut, len(examples), 8)
-        qa_log.info("qa: %d of %d questions cut", len(examples), len(examples))
+        counts.add("texts reach encoder.max_length = 8 tokens", cut)  # a chunk with nothing cut adds 0
+        counts.add("questions cut", len(examples), level=logging.INFO)
         logging.getLogger("nlpkit").warning("a plain note")
         return [{"example_id": i} for i in range(len(examples))]
 
 
-def test_counts_logged_per_chunk_are_summed_into_one_line(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+def test_counts_of_the_chunks_are_summed_into_one_line(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setattr(data, "ENCODE_CHUNK", 4)
     with caplog.at_level(logging.INFO, logger="nlpkit"):
         # Chunks 0-3, 4-7 and 8-11, the last with nothing cut: the total is still the split's.
         features = data.encode(CountingTask(), list(range(12)), None, training=True)  # type: ignore[arg-type]
     assert [f["example_id"] for f in features] == list(range(12))  # ids stay global
-    lines = [r.getMessage() for r in caplog.records]
-    assert lines.count("3 of 12 texts reach encoder.max_length = 8 tokens") == 1  # 0, 3, 6
-    assert lines.count("qa: 12 of 12 questions cut") == 1
-    assert not any(" of 4 " in line for line in lines)  # no per-chunk counts
-    assert lines.count("a plain note") == 3  # other records pass untouched
-    # The hold is lifted afterwards: a later count is logged at once.
+    lines = [(r.levelno, r.getMessage()) for r in caplog.records]
+    assert lines.count((logging.WARNING, "3 of 12 texts reach encoder.max_length = 8 tokens")) == 1  # 0, 3, 6
+    assert lines.count((logging.INFO, "12 of 12 questions cut")) == 1
+    assert not any(" of 4 " in line for _, line in lines)  # no per-chunk counts
+    assert lines.count((logging.WARNING, "a plain note")) == 3  # what a task logs itself passes untouched
+    # Nothing is held back: a later count is logged at once, as it is.
     logging.getLogger("nlpkit").warning("%d of %d later", 1, 2)
     assert caplog.records[-1].getMessage() == "1 of 2 later"
+
+
+def test_a_splits_counts_name_the_split(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="nlpkit"):
+        data.encode(CountingTask(), list(range(2000)), None, training=True, split="train")  # type: ignore[arg-type]
+    lines = [r.getMessage() for r in caplog.records]
+    assert "data.train: 3 of 2,000 texts reach encoder.max_length = 8 tokens" in lines
+    assert "data.train: 2,000 of 2,000 questions cut" in lines

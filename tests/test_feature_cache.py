@@ -19,6 +19,7 @@ from nlpkit.data import cache_dir, encode, encode_split, read_splits, tokenizer_
 from nlpkit.encoder import load_tokenizer
 from nlpkit.plugins import get_task
 from nlpkit.recipe import load_recipe
+from nlpkit.task import TaskSettings
 from tests.ner.conftest import toy_sentences, write_conll
 from tests.pair.conftest import write_pairs_tsv, write_ratings_jsonl
 from tests.pretrain.conftest import wikitext
@@ -38,7 +39,7 @@ class Planted:
 def prepared(recipe_dict: dict[str, Any]) -> tuple[Any, Any, dict[str, Any], Any]:
     """Recipe, task, splits and tokenizer as a run prepares them before encoding."""
     recipe = load_recipe(recipe_dict)
-    task = get_task(recipe.task)(recipe)
+    task = get_task(recipe.task)(TaskSettings.of(recipe))
     splits = read_splits(task, recipe)
     task.setup(splits["train"].examples)
     return recipe, task, splits, load_tokenizer(recipe.encoder, texts=task.texts(splits["train"].examples))

@@ -16,7 +16,8 @@ from nlpkit.cli import main
 from nlpkit.errors import RecipeError
 from nlpkit.plugins import registry
 from nlpkit.recipe import ALIAS_BUDGET, check_monitor, load_recipe
-from nlpkit.task import Task
+from nlpkit.scoring import compute_metrics
+from nlpkit.task import Task, TaskSettings
 
 
 def write(tmp_path: Path, text: str, name: str = "recipe.yaml") -> Path:
@@ -233,21 +234,21 @@ def test_a_task_that_does_not_name_its_metrics_is_not_checked() -> None:
 def test_every_tasks_own_monitor_is_one_of_its_metrics(name: str) -> None:
     variants = [{}, {"head": {"type": "regression"}}] if name in ("sentiment", "pair") else [{}]
     for extra in variants:
-        task = registry().tasks[name](load_recipe({"task": name, **extra}))
+        task = registry().tasks[name](TaskSettings.of(load_recipe({"task": name, **extra})))
         names = task.metric_names()
         assert names is None or task.monitor in names, (name, extra, task.monitor, names)
 
 
-# -- metric_names() against what compute_metrics returns ------------------------------------
+# -- metric_names() against what the metric computes ------------------------------------------
 def flat(metrics: dict[str, Any]) -> set[str]:
     return {k for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
 def scored(recipe: dict[str, Any], examples: list[Any], predictions: list[dict[str, Any]]) -> tuple[set[str], Any]:
-    task = registry().tasks[recipe["task"]](load_recipe(recipe))
+    task = registry().tasks[recipe["task"]](TaskSettings.of(load_recipe(recipe)))
     names = task.metric_names()
     task.setup(examples)
-    return flat(task.compute_metrics(examples, predictions)), names
+    return flat(compute_metrics(task, examples, predictions)), names
 
 
 def test_classification_metric_names() -> None:

@@ -65,9 +65,10 @@ def test_the_monitor_is_one_value_with_its_logged_key() -> None:
 def test_the_monitor_comes_from_the_recipe_else_from_the_task(classification_recipe: dict) -> None:
     from nlpkit.plugins import get_task
     from nlpkit.recipe import load_recipe
+    from nlpkit.task import TaskSettings
 
     recipe = load_recipe(classification_recipe)
-    task = get_task(recipe.task)(recipe)
+    task = get_task(recipe.task)(TaskSettings.of(recipe))
     assert Monitor.of(recipe, task) == Monitor(task.monitor, task.monitor_mode, "task classification's monitor")
     classification_recipe["train"].update(monitor="macro_f1", monitor_mode="min")
     recipe = load_recipe(classification_recipe)

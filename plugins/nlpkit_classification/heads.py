@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -23,12 +23,17 @@ def pool(encoder_output: Any, attention_mask: torch.Tensor, how: str) -> torch.T
     return (states * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
 
 
+Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+"""``(output, targets) -> loss``: a label strategy's loss (cross-entropy, BCE, MSE)."""
+
+
 class SequenceHead(nn.Module):
     """Dropout and a linear layer on the pooled sequence: class logits (or one value
-    per output for regression)."""
+    per output for regression), trained with ``loss`` against the batch's ``labels``."""
 
-    def __init__(self, hidden_size: int, num_outputs: int, dropout: float, pooling: str) -> None:
+    def __init__(self, hidden_size: int, num_outputs: int, dropout: float, pooling: str, loss: Loss) -> None:
         super().__init__()
+        self.target_loss = loss
         self.pooling = pooling
         self.uses_pooler = pooling == "pooler"
         self.dropout = nn.Dropout(dropout)
@@ -37,3 +42,6 @@ class SequenceHead(nn.Module):
     def forward(self, encoder_output: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         pooled = pool(encoder_output, batch["attention_mask"], self.pooling)
         return self.out(self.dropout(pooled))
+
+    def loss(self, output: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.target_loss(output, batch["labels"])

@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol, Sequence, TypeVar
 
 from nlpkit.readers import Column, Record, read_examples
-from nlpkit.recipe import Recipe
-from nlpkit.task import Feature, Task
+from nlpkit.task import Counts, Feature, Task, TaskSettings
 from nlpkit_classification.labels import LabelStrategy
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -48,7 +47,7 @@ class Inputs(Protocol[ExampleT]):
     def texts(self, examples: Sequence[ExampleT]) -> Iterator[str]: ...
 
     def encode(
-        self, examples: Sequence[ExampleT], tokenizer: Any, max_length: int, target: Target
+        self, examples: Sequence[ExampleT], tokenizer: Any, max_length: int, target: Target, counts: Counts
     ) -> list[Feature]: ...
 
     def record(self, example: ExampleT, prediction: dict[str, Any]) -> dict[str, Any]: ...
@@ -58,8 +57,8 @@ class SequenceTask(Task[ExampleT]):
     """One prediction per example from the pooled sequence: ``inputs`` decide reading and
     encoding, ``strategy`` the labels, the loss, decoding and metrics."""
 
-    def __init__(self, recipe: Recipe, inputs: Inputs[ExampleT], strategy: LabelStrategy) -> None:
-        super().__init__(recipe)
+    def __init__(self, settings: TaskSettings, inputs: Inputs[ExampleT], strategy: LabelStrategy) -> None:
+        super().__init__(settings)
         self.inputs = inputs
         self.strategy = strategy
         if strategy.monitor:
@@ -75,7 +74,7 @@ class SequenceTask(Task[ExampleT]):
         def example(record: Record) -> ExampleT:
             return self.inputs.example(record, path, self.parse_label)
 
-        return read_examples(path, self.data_options, self.inputs.columns(), example)
+        return read_examples(path, self.settings.data, self.inputs.columns(), example)
 
     def parse_label(self, raw: Any, column: Column, kind: str = "column") -> Any:
         """A raw label as the task's label; ``kind``: what ``column`` is ("key" in JSON)."""
@@ -101,17 +100,16 @@ class SequenceTask(Task[ExampleT]):
         self.strategy.load_state_dict(state)
 
     # -- encoding and model ------------------------------------------------------------
-    def encode(self, examples: Sequence[ExampleT], tokenizer: Any, *, training: bool) -> list[Feature]:
-        return self.inputs.encode(examples, tokenizer, self.recipe.encoder.max_length, self.strategy.target)
+    def encode(self, examples: Sequence[ExampleT], tokenizer: Any, *, training: bool, counts: Counts) -> list[Feature]:
+        return self.inputs.encode(examples, tokenizer, self.settings.max_length, self.strategy.target, counts)
 
     def build_head(self, encoder: Any) -> "torch.nn.Module":
         from nlpkit_classification.heads import SequenceHead
 
-        head = self.head_options
-        return SequenceHead(encoder.config.hidden_size, self.strategy.num_outputs(), head.dropout, head.pooling)
-
-    def loss(self, output: "torch.Tensor", batch: dict[str, "torch.Tensor"]) -> "torch.Tensor":
-        return self.strategy.loss(output, batch["labels"])
+        head = self.settings.head
+        return SequenceHead(
+            encoder.config.hidden_size, self.strategy.num_outputs(), head.dropout, head.pooling, self.strategy.loss
+        )
 
     def split_outputs(self, output: "torch.Tensor", batch: dict[str, "torch.Tensor"]) -> list[Any]:
         return list(output.detach().float().cpu().numpy())  # one output vector per example
@@ -128,8 +126,8 @@ class SequenceTask(Task[ExampleT]):
     def metric(self) -> "evaluate.Metric":
         return self.strategy.metric()
 
-    def compute_metrics(self, examples: Sequence[ExampleT], predictions: Sequence[dict[str, Any]]) -> dict[str, Any]:
-        return self.metric().compute(**self.strategy.metric_inputs([e.label for e in examples], predictions))
+    def metric_inputs(self, examples: Sequence[ExampleT], predictions: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        return self.strategy.metric_inputs([e.label for e in examples], predictions)
 
     def metric_names(self) -> frozenset[str]:
         return self.strategy.metric_names()

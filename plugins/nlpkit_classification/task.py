@@ -7,8 +7,9 @@ from typing import ClassVar, Literal, cast
 
 from pydantic import Field, field_validator
 
-from nlpkit.recipe import DataSection, HeadSection, Recipe
 from nlpkit.readers import Column, Format
+from nlpkit.recipe import DataSection, HeadSection
+from nlpkit.task import TaskSettings
 from nlpkit_classification.labels import ClassLabels
 from nlpkit_classification.sequence import SequenceTask
 from nlpkit_classification.texts import LABEL_NAMES, TEXT_NAMES, TextExample, TextInputs
@@ -50,20 +51,19 @@ class ClassificationTask(SequenceTask[TextExample]):
     """Texts with class labels: :class:`TextInputs` and :class:`ClassLabels`."""
 
     name: ClassVar[str] = "classification"
-    description: ClassVar[str] = "Text classification (single- or multi-label) with accuracy, F1 and MCC."
     DataOptions: ClassVar[type[DataSection]] = ClassificationData
     HeadOptions: ClassVar[type[HeadSection]] = ClassificationHead
     monitor: ClassVar[str] = "accuracy"
 
-    def __init__(self, recipe: Recipe) -> None:
-        data = cast(ClassificationData, recipe.data)
-        head = cast(ClassificationHead, recipe.head)
+    def __init__(self, settings: TaskSettings) -> None:
+        data = cast(ClassificationData, settings.data)
+        head = cast(ClassificationHead, settings.head)
         labels = ClassLabels(
             data.labels,
             multi_label=head.multi_label,
             threshold=head.threshold,
             separator=data.label_separator,
             pattern=data.label_regex,
-            source=str(recipe.source),
+            source=settings.source,
         )
-        super().__init__(recipe, TextInputs(data, self.name), labels)
+        super().__init__(settings, TextInputs(data, self.name), labels)

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Protocol, Sequence
 
 from nlpkit.errors import NlpkitError
 from nlpkit.readers import BadRow, Column, Record, find_column, pick
-from nlpkit.task import Feature
+from nlpkit.task import Counts, Feature
 from nlpkit_classification.sequence import ParseLabel, Target
-
-log = logging.getLogger("nlpkit")
 
 TEXT_NAMES = ("text", "sentence", "text_a", "review")
 LABEL_NAMES = ("label", "labels")
@@ -80,7 +77,7 @@ class TextInputs:
         return (e.text for e in examples)
 
     def encode(
-        self, examples: Sequence[TextExample], tokenizer: Any, max_length: int, target: Target
+        self, examples: Sequence[TextExample], tokenizer: Any, max_length: int, target: Target, counts: Counts
     ) -> list[Feature]:
         encoded = tokenizer([e.text for e in examples], truncation=True, max_length=max_length, return_length=True)
         features = []
@@ -95,13 +92,9 @@ class TextInputs:
             if example.label is not None:
                 feature["labels"] = target(example.label)
             features.append(feature)
+        # Texts that filled the window may have been cut: say so rather than hide it.
         full = sum(1 for n in encoded["length"] if n >= max_length)
-        if full:
-            # Texts that filled the window may have been cut: say so rather than hide it.
-            log.warning(
-                "%d of %d texts reach encoder.max_length = %d tokens and are truncated to it",
-                full, len(examples), max_length,
-            )
+        counts.add(f"texts reach encoder.max_length = {max_length} tokens and are truncated to it", full)
         return features
 
     def record(self, example: TextExample, prediction: dict[str, Any]) -> dict[str, Any]:

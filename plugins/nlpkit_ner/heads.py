@@ -64,12 +64,12 @@ class TokenClassifier(nn.Module):
             out["tags"] = tags
         return out
 
-
-def token_loss(output: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    if "crf_nll" in output:
-        return output["crf_nll"]
-    logits = output["logits"].float()
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch["labels"].reshape(-1), ignore_index=IGNORE_INDEX)
+    def loss(self, output: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The CRF's negative log-likelihood, or the cross-entropy of the labelled pieces."""
+        if "crf_nll" in output:
+            return output["crf_nll"]
+        logits = output["logits"].float()
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch["labels"].reshape(-1), ignore_index=IGNORE_INDEX)
 
 
 def choose(output: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

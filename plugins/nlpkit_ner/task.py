@@ -18,12 +18,14 @@ from pydantic import Field, field_validator
 
 from nlpkit.errors import NlpkitError, RecipeError
 from nlpkit.recipe import DataSection, HeadSection
-from nlpkit.task import Feature, Task
+from nlpkit.task import Counts, Feature, Task, TaskSettings
 from nlpkit_ner import schemes
 from nlpkit_ner.readers import NerExample, ReadOptions, read
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
+
+    from nlpkit_ner.metric import NerMetric
 
 log = logging.getLogger("nlpkit")
 IGNORE_INDEX = -100
@@ -71,22 +73,21 @@ class NerHead(HeadSection):
 
 class NerTask(Task[NerExample]):
     name: ClassVar[str] = "ner"
-    description: ClassVar[str] = "Named-entity recognition (token classification, optional CRF), entity-level F1."
     DataOptions: ClassVar[type[DataSection]] = NerData
     HeadOptions: ClassVar[type[HeadSection]] = NerHead
     monitor: ClassVar[str] = "f1"
-    needs_labels_from_data: ClassVar[bool] = True
+    batch_keys: ClassVar[tuple[str, ...]] = MODEL_KEYS  # bookkeeping lists (units, window) stay on the host
     prediction_formats: ClassVar[tuple[str, ...]] = ("jsonl", "conll")
 
-    def __init__(self, recipe: Any) -> None:
-        super().__init__(recipe)
-        self.scheme: schemes.Scheme = self.data_options.train_scheme
-        self.types: list[str] = list(self.data_options.labels or [])
+    def __init__(self, settings: TaskSettings) -> None:
+        super().__init__(settings)
+        self.scheme: schemes.Scheme = self.settings.data.train_scheme
+        self.types: list[str] = list(self.settings.data.labels or [])
         self.tags: list[str] = schemes.tag_set(self.types, self.scheme) if self.types else []
 
     # -- reading -------------------------------------------------------------------
     def read(self, path: Path, split: str) -> list[NerExample]:
-        opts = self.data_options
+        opts = self.settings.data
         result = read(
             path,
             ReadOptions(
@@ -137,10 +138,10 @@ class NerTask(Task[NerExample]):
     # -- labels and state ----------------------------------------------------------
     def setup(self, train: Sequence[NerExample]) -> None:
         seen = sorted({t for e in train for t, _ in _types(e.tags)})
-        if not self.data_options.labels:
+        if not self.settings.data.labels:
             self.types = seen
         if not self.types:
-            raise RecipeError(f"{self.recipe.source}: the training data holds no entity (every tag is O)")
+            raise RecipeError(f"{self.settings.source}: the training data holds no entity (every tag is O)")
         self.tags = schemes.tag_set(self.types, self.scheme)
 
     def check(self, examples: Sequence[NerExample], split: str) -> list[str]:
@@ -160,13 +161,13 @@ class NerTask(Task[NerExample]):
         self.tags = list(state["tags"])
 
     # -- encoding ------------------------------------------------------------------
-    def encode(self, examples: Sequence[NerExample], tokenizer: Any, *, training: bool) -> list[Feature]:
+    def encode(self, examples: Sequence[NerExample], tokenizer: Any, *, training: bool, counts: Counts) -> list[Feature]:
         from nlpkit_ner.alignment import special_tokens, windows
 
         prefix, suffix = special_tokens(tokenizer)
-        size = self.recipe.encoder.max_length - len(prefix) - len(suffix)
-        overlap = min(self.data_options.window_overlap, size // 2)
-        all_pieces = self.data_options.label_all_pieces
+        size = self.settings.max_length - len(prefix) - len(suffix)
+        overlap = min(self.settings.data.window_overlap, size // 2)
+        all_pieces = self.settings.data.label_all_pieces
         index = {t: i for i, t in enumerate(self.tags)}
         encoded = tokenizer([e.words for e in examples], is_split_into_words=True, add_special_tokens=False)
         features: list[Feature] = []
@@ -201,11 +202,10 @@ class NerTask(Task[NerExample]):
                 if labels is not None:
                     feature["labels"] = [IGNORE_INDEX] * len(prefix) + labels[start:end] + [IGNORE_INDEX] * len(suffix)
                 features.append(feature)
-        if split_long:
-            log.info(
-                "%d of %d sentences exceed encoder.max_length = %d and are split into overlapping windows",
-                split_long, len(examples), self.recipe.encoder.max_length,
-            )
+        counts.add(
+            f"sentences exceed encoder.max_length = {self.settings.max_length} and are split into overlapping windows",
+            split_long, level=logging.INFO,
+        )
         return features
 
     def _piece_labels(
@@ -214,7 +214,7 @@ class NerTask(Task[NerExample]):
         """Label id per piece: the word's tag on its first piece (-100 elsewhere), or with
         ``label_all_pieces`` the entity spans re-written over pieces (B- then I-...)."""
         assert example.tags is not None
-        if not self.data_options.label_all_pieces:
+        if not self.settings.data.label_all_pieces:
             return [
                 index.get(example.tags[w], IGNORE_INDEX) if w is not None and starts[p] else IGNORE_INDEX
                 for p, w in enumerate(word_ids)
@@ -233,25 +233,16 @@ class NerTask(Task[NerExample]):
         piece_tags = schemes.to_tags(piece_spans, len(word_ids), self.scheme)
         return [index.get(t, IGNORE_INDEX) if w is not None else IGNORE_INDEX for t, w in zip(piece_tags, word_ids)]
 
-    def collate(self, features: Sequence[Feature], tokenizer: Any, *, training: bool) -> dict[str, "torch.Tensor"]:
-        # Only what the model reads: bookkeeping lists (units, window) stay on the host.
-        return self.pad([{k: f[k] for k in MODEL_KEYS if k in f} for f in features], tokenizer)
-
     # -- model ---------------------------------------------------------------------
     def build_head(self, encoder: Any) -> "torch.nn.Module":
         from nlpkit_ner.crf import CRF
         from nlpkit_ner.heads import TokenClassifier
 
         crf = None
-        if self.head_options.crf:
+        if self.settings.head.crf:
             allowed, start, end = schemes.allowed_transitions(self.tags, self.scheme)
             crf = CRF(len(self.tags), allowed, start, end)
-        return TokenClassifier(encoder.config.hidden_size, len(self.tags), self.head_options.dropout, crf)
-
-    def loss(self, output: dict[str, "torch.Tensor"], batch: dict[str, "torch.Tensor"]) -> "torch.Tensor":
-        from nlpkit_ner.heads import token_loss
-
-        return token_loss(output, batch)
+        return TokenClassifier(encoder.config.hidden_size, len(self.tags), self.settings.head.dropout, crf)
 
     def split_outputs(self, output: dict[str, "torch.Tensor"], batch: dict[str, "torch.Tensor"]) -> list[Any]:
         from nlpkit.batching import split_rows
@@ -288,7 +279,7 @@ class NerTask(Task[NerExample]):
     def _word_tags(self, n_words: int, best: dict[int, tuple[int, int, float, int]]) -> tuple[list[str], list[float]]:
         tags = ["O"] * n_words
         scores = [0.0] * n_words
-        if not self.data_options.label_all_pieces:
+        if not self.settings.data.label_all_pieces:
             for word, (_, tag_id, score, _) in best.items():
                 tags[word] = self.tags[tag_id] if 0 <= tag_id < len(self.tags) else "O"
                 scores[word] = score
@@ -324,18 +315,13 @@ class NerTask(Task[NerExample]):
         return prediction
 
     # -- metrics -------------------------------------------------------------------
-    def metric(self) -> Any:
+    def metric(self) -> "NerMetric":
         from nlpkit_ner.metric import NerMetric
 
-        return NerMetric(mode=self.data_options.metric, scheme=self.scheme)
+        return NerMetric(mode=self.settings.data.metric, scheme=self.scheme)
 
-    def compute_metrics(self, examples: Sequence[NerExample], predictions: Sequence[dict[str, Any]]) -> dict[str, Any]:
-        # The same function NerMetric._compute runs, called directly: importing
-        # `evaluate` costs ~9 s, which a training run need not pay.
-        from nlpkit_ner.scoring import score
-
-        references = [e.tags or [] for e in examples]
-        return score(references, [p["tags"] for p in predictions], self.data_options.metric, self.scheme)
+    def metric_inputs(self, examples: Sequence[NerExample], predictions: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        return {"predictions": [p["tags"] for p in predictions], "references": [e.tags or [] for e in examples]}
 
     def metric_names(self) -> frozenset[str]:
         # The flat keys of scoring.score (per_type is nested).

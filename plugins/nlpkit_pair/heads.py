@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 log = logging.getLogger("nlpkit")
 
@@ -31,6 +32,9 @@ class NspHead(nn.Module):
         if pooled is None:
             raise RuntimeError("next-sentence prediction needs the encoder's pooler (a BertModel with its pooling layer)")
         return self.seq_relationship(self.dropout(pooled))
+
+    def loss(self, output: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return F.cross_entropy(output.float(), batch["labels"], ignore_index=-100)
 
 
 def nsp_state(path: str | Path) -> dict[str, torch.Tensor]:

@@ -18,8 +18,8 @@ from pydantic import Field
 
 from nlpkit.errors import DataError
 from nlpkit.readers import BadRow, Column
-from nlpkit.recipe import DataSection, HeadSection, Recipe
-from nlpkit.task import Feature
+from nlpkit.recipe import DataSection, HeadSection
+from nlpkit.task import Feature, TaskSettings
 from nlpkit_classification.labels import ClassLabels, missing
 from nlpkit_classification.sequence import SequenceTask
 from nlpkit_pair.pair import PairColumns, PairExample, PairInputs
@@ -28,6 +28,7 @@ from nlpkit_pretrain.task import CorpusOptions
 
 if TYPE_CHECKING:  # pragma: no cover
     from nlpkit_pair.heads import NspHead
+    from nlpkit_pair.metric import NspMetric
 
 IS_NEXT, NOT_NEXT = "is_next", "not_next"
 NSP_LABELS = (IS_NEXT, NOT_NEXT)  # class indices as BERT's next_sentence_label: 0 = IsNext
@@ -57,14 +58,13 @@ class NspTask(SequenceTask[PairExample]):
     F1 of is_next, and BERT's own NSP head."""
 
     name: ClassVar[str] = "nsp"
-    description: ClassVar[str] = "Next-sentence prediction (BERT's NSP head) from a corpus or labelled pairs."
     DataOptions: ClassVar[type[DataSection]] = NspData
     HeadOptions: ClassVar[type[HeadSection]] = NspHeadOptions
     monitor: ClassVar[str] = "nsp_accuracy"
 
-    def __init__(self, recipe: Recipe) -> None:
-        labels = ClassLabels(NSP_LABELS, positive=IS_NEXT, positive_f1=True, source=str(recipe.source))
-        super().__init__(recipe, PairInputs(cast(NspData, recipe.data), self.name), labels)
+    def __init__(self, settings: TaskSettings) -> None:
+        labels = ClassLabels(NSP_LABELS, positive=IS_NEXT, positive_f1=True, source=settings.source)
+        super().__init__(settings, PairInputs(cast(NspData, settings.data), self.name), labels)
         self.restored = False
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -73,7 +73,7 @@ class NspTask(SequenceTask[PairExample]):
 
     # -- reading -------------------------------------------------------------------
     def source(self, path: Path) -> str:
-        opts = self.data_options
+        opts = self.settings.data
         if opts.source != "auto":
             return opts.source
         if opts.format in ("tsv", "csv"):
@@ -94,7 +94,7 @@ class NspTask(SequenceTask[PairExample]):
     def read(self, path: Path, split: str) -> list[PairExample]:
         if self.source(Path(path)) == "pairs":
             return super().read(path, split)
-        opts = self.data_options
+        opts = self.settings.data
         documents = read_documents(
             path, boundary=opts.document_boundary, text_field=opts.text_field, encoding=opts.encoding,
             on_error=opts.on_error,
@@ -107,7 +107,7 @@ class NspTask(SequenceTask[PairExample]):
                 raise DataError(path, None, f"data.validation_documents = {held_out}, but the file has {len(documents)} documents")
             chosen = set(random.Random(opts.split_seed).sample(range(len(documents)), held_out))
             documents = [d for i, d in enumerate(documents) if (i in chosen) == (split != "train")]
-        seed = self.recipe.train.seed if split == "train" else self.head_options.eval_seed
+        seed = self.settings.seed if split == "train" else self.settings.head.eval_seed
         try:
             pairs = sentence_pairs([d.sentences() for d in documents], seed=seed)
         except ValueError as exc:
@@ -137,18 +137,19 @@ class NspTask(SequenceTask[PairExample]):
         self.strategy.labels = list(NSP_LABELS)  # fixed: nothing to learn from the data
 
     def cache_settings(self) -> dict[str, Any]:
-        return {**super().cache_settings(), "seed": self.recipe.train.seed}  # training pairs use it
+        return {**super().cache_settings(), "seed": self.settings.seed}  # training pairs use it
 
     # -- model -----------------------------------------------------------------------
     def build_head(self, encoder: Any) -> "NspHead":
         from nlpkit_pair.heads import NspHead, load_nsp_weights
 
-        head = NspHead(encoder.config.hidden_size, self.head_options.dropout)
+        head = NspHead(encoder.config.hidden_size, self.settings.head.dropout)
         # A scratch encoder must not get old weights; a reloaded run brings its own.
-        if self.recipe.encoder.init == "pretrained" and not self.restored:
+        checkpoint = self.settings.encoder_checkpoint
+        if checkpoint is not None and not self.restored:
             from nlpkit.plugins import resolve_encoder
 
-            load_nsp_weights(head, resolve_encoder(self.recipe.encoder.name))
+            load_nsp_weights(head, resolve_encoder(checkpoint))
         return head
 
     # -- predictions and metrics -----------------------------------------------------------
@@ -161,9 +162,10 @@ class NspTask(SequenceTask[PairExample]):
             for p in predictions
         ]
 
+    def metric(self) -> "NspMetric":
+        from nlpkit_pair.metric import NspMetric
+
+        return NspMetric()
+
     def metric_names(self) -> frozenset[str]:
         return frozenset({"nsp_accuracy", "f1", "macro_f1", "mcc"})  # the positive class is is_next
-
-    def compute_metrics(self, examples: Sequence[PairExample], predictions: Sequence[dict[str, Any]]) -> dict[str, Any]:
-        metrics = super().compute_metrics(examples, predictions)
-        return {"nsp_accuracy": metrics.pop("accuracy"), **metrics}

@@ -3,7 +3,6 @@ paraphrase / entailment classification or similarity regression."""
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Iterator, Sequence, cast
@@ -12,14 +11,12 @@ from pydantic import Field
 
 from nlpkit.errors import DataError, NlpkitError
 from nlpkit.readers import BadRow, Column, Format, Record, find_column
-from nlpkit.recipe import DataSection, HeadSection, Recipe
-from nlpkit.task import Feature
+from nlpkit.recipe import DataSection, HeadSection
+from nlpkit.task import Counts, Feature, TaskSettings
 from nlpkit_classification.labels import ClassLabels
 from nlpkit_classification.sequence import ParseLabel, SequenceTask, Target
 from nlpkit_classification.texts import LABEL_NAMES
 from nlpkit_pair.common import LabelMapOption, ScoredHead, map_label, scored_labels
-
-log = logging.getLogger("nlpkit")
 
 # Column names tried in order when the recipe names none (GLUE, MRPC, QQP, NLI files).
 TEXT_A_NAMES = ("text_a", "sentence1", "#1 String", "question1", "premise", "sentence_a")
@@ -130,10 +127,10 @@ class PairInputs:
             yield e.text_b
 
     def encode(
-        self, examples: Sequence[PairExample], tokenizer: Any, max_length: int, target: Target
+        self, examples: Sequence[PairExample], tokenizer: Any, max_length: int, target: Target, counts: Counts
     ) -> list[Feature]:
         """``[CLS] a [SEP] b [SEP]`` with segment ids 0 / 1; pairs over ``max_length`` lose
-        tokens from the end of the longer text first, and the count is logged."""
+        tokens from the end of the longer text first, and are counted."""
         budget = max_length - 3
         ids_a = tokenizer([e.text_a for e in examples], add_special_tokens=False, verbose=False)["input_ids"]
         ids_b = tokenizer([e.text_b for e in examples], add_special_tokens=False, verbose=False)["input_ids"]
@@ -153,11 +150,9 @@ class PairInputs:
             if example.label is not None:
                 feature["labels"] = target(example.label)
             features.append(feature)
-        if truncated:
-            log.warning(
-                "%d of %d pairs exceed encoder.max_length = %d tokens: the longer text of each was shortened",
-                truncated, len(examples), max_length,
-            )
+        counts.add(
+            f"pairs exceed encoder.max_length = {max_length} tokens: the longer text of each was shortened", truncated
+        )
         return features
 
     def record(self, example: PairExample, prediction: dict[str, Any]) -> dict[str, Any]:
@@ -174,23 +169,22 @@ class PairTask(SequenceTask[PairExample]):
     scores (a scale)."""
 
     name: ClassVar[str] = "pair"
-    description: ClassVar[str] = "Sentence pairs: paraphrase/entailment classification or similarity regression."
     DataOptions: ClassVar[type[DataSection]] = PairData
     HeadOptions: ClassVar[type[HeadSection]] = ScoredHead
     monitor: ClassVar[str] = "accuracy"
 
-    def __init__(self, recipe: Recipe) -> None:
-        data = cast(PairData, recipe.data)
-        source = str(recipe.source)
+    def __init__(self, settings: TaskSettings) -> None:
+        data = cast(PairData, settings.data)
+        source = settings.source
 
         def classes() -> ClassLabels:
             return ClassLabels(data.labels, positive=data.positive_label, positive_f1=True, source=source)
 
-        labels = scored_labels(cast(ScoredHead, recipe.head), classes, value_key="score", source=source)
-        super().__init__(recipe, PairInputs(data, self.name), labels)
+        labels = scored_labels(cast(ScoredHead, settings.head), classes, value_key="score", source=source)
+        super().__init__(settings, PairInputs(data, self.name), labels)
 
     def parse_label(self, raw: Any, column: Column, kind: str = "column") -> Any:
-        return self.strategy.parse(map_label(self.data_options.label_map, raw, column, kind), column, kind)
+        return self.strategy.parse(map_label(self.settings.data.label_map, raw, column, kind), column, kind)
 
 
 def _as_id(value: Any) -> str | None:

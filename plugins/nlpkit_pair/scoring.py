@@ -31,6 +31,7 @@ def load_nsp(source: str | Path, *, max_length: int = 128, batch_size: int = 64)
     from nlpkit.predictor import MODEL_DIR, TASK_FILE, Predictor
     from nlpkit.recipe import build_recipe
     from nlpkit.plugins import resolve_encoder
+    from nlpkit.task import TaskSettings
     from nlpkit_pair.heads import nsp_state
     from nlpkit_pair.nsp import NspTask
 
@@ -48,7 +49,7 @@ def load_nsp(source: str | Path, *, max_length: int = 128, batch_size: int = 64)
     if not nsp_state(resolve_encoder(recipe.encoder.name)):
         # A random head would score pairs at chance without saying so.
         raise NlpkitError(f"{source} has no next-sentence-prediction head (cls.seq_relationship): train one with task: nsp")
-    task = NspTask(recipe)
+    task = NspTask(TaskSettings.of(recipe))
     tokenizer = load_tokenizer(recipe.encoder)
     encoder = load_encoder(recipe.encoder, len(tokenizer))
     head = task.build_head(encoder)  # loads the checkpoint's NSP weights

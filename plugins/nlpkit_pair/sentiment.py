@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any, ClassVar, Sequence, cast
 
 from nlpkit.readers import Column
-from nlpkit.recipe import DataSection, HeadSection, Recipe
-from nlpkit.task import Feature
+from nlpkit.recipe import DataSection, HeadSection
+from nlpkit.task import Feature, TaskSettings
 from nlpkit_classification.labels import ClassLabels, label_order, spread
 from nlpkit_classification.sequence import SequenceTask
 from nlpkit_classification.task import ClassificationData, TextExample
@@ -29,30 +29,29 @@ class SentimentTask(SequenceTask[TextExample]):
     prediction carries ``polarity`` in [-1, 1], its position on that order or scale."""
 
     name: ClassVar[str] = "sentiment"
-    description: ClassVar[str] = "Sentiment: polarity classes with a polarity score in [-1, 1], or rating regression."
     DataOptions: ClassVar[type[DataSection]] = SentimentData
     HeadOptions: ClassVar[type[HeadSection]] = ScoredHead
     monitor: ClassVar[str] = "accuracy"
 
-    def __init__(self, recipe: Recipe) -> None:
-        data = cast(SentimentData, recipe.data)
-        source = str(recipe.source)
+    def __init__(self, settings: TaskSettings) -> None:
+        data = cast(SentimentData, settings.data)
+        source = settings.source
 
         def classes() -> ClassLabels:
             return ClassLabels(data.labels, pattern=data.label_regex, order=self.polarity_order, source=source)
 
-        labels = scored_labels(cast(ScoredHead, recipe.head), classes, value_key="rating", source=source)
-        super().__init__(recipe, TextInputs(data, self.name), labels)
+        labels = scored_labels(cast(ScoredHead, settings.head), classes, value_key="rating", source=source)
+        super().__init__(settings, TextInputs(data, self.name), labels)
 
     def parse_label(self, raw: Any, column: Column, kind: str = "column") -> Any:
-        return self.strategy.parse(map_label(self.data_options.label_map, raw, column, kind), column, kind)
+        return self.strategy.parse(map_label(self.settings.data.label_map, raw, column, kind), column, kind)
 
     def polarity_order(self, label: str) -> tuple[int, int, tuple[int, float, str]]:
         """Sort key of the training labels: known words, then other ``label_map`` names
         in the map's order, then :func:`label_order` (which also breaks ties)."""
         if label.lower() in POLARITY_WORDS:
             return (0, POLARITY_WORDS.index(label.lower()), label_order(label))
-        names = list(dict.fromkeys((self.data_options.label_map or {}).values()))
+        names = list(dict.fromkeys((self.settings.data.label_map or {}).values()))
         if label in names:
             return (1, names.index(label), label_order(label))
         return (2, 0, label_order(label))

@@ -66,6 +66,17 @@ class PretrainingHeads(nn.Module):
             out["nsp_logits"] = self.seq_relationship(pooled)
         return out
 
+    def loss(self, output: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The masked tokens' cross-entropy, plus NSP's with ``nsp``."""
+        logits = output["mlm_logits"]
+        if logits.shape[0]:
+            loss = F.cross_entropy(logits.float(), output["mlm_labels"])
+        else:  # no token selected in this (tiny) batch: a zero that keeps the graph
+            loss = logits.sum() * 0.0
+        if self.nsp:
+            loss = loss + F.cross_entropy(output["nsp_logits"].float(), batch["next_sentence_label"])
+        return loss
+
 
 def _get(output: Any, name: str, index: int) -> Any:
     if hasattr(output, name):

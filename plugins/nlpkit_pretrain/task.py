@@ -3,7 +3,8 @@ next-sentence prediction) on plain text or JSONL.
 
 Examples are *documents* (:class:`~nlpkit_pretrain.corpus.Document`); ``encode`` packs
 their sentences into sequences of up to ``encoder.max_length`` tokens (NSP: segment
-pairs, 50% IsNext / 50% NotNext from another document). Masks are drawn in ``collate``:
+pairs, 50% IsNext / 50% NotNext from another document). Masks are drawn in
+``prepare_batch``:
 new masks every time a training batch is built (dynamic masking), fixed masks derived
 from ``head.eval_seed`` and each sequence's tokens for evaluation. Predictions and
 metrics are per-document sums of masked-token loss and hits, never vocabulary logits.
@@ -21,16 +22,16 @@ from pydantic import Field, field_validator, model_validator
 
 from nlpkit.errors import DataError, NlpkitError
 from nlpkit.recipe import DataSection, HeadSection
-from nlpkit.task import Feature, Task
+from nlpkit.task import Counts, Feature, Task
 from nlpkit_pretrain.corpus import Document, no_text, read_documents, segment_pairs
 
 if TYPE_CHECKING:  # pragma: no cover
-    import evaluate
     import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
     from nlpkit_pretrain.head import PretrainingHeads
     from nlpkit_pretrain.masking import Masker
+    from nlpkit_pretrain.metric import PretrainingMetric
 
 IS_NEXT, NOT_NEXT = 0, 1  # BERT's next_sentence_label convention
 
@@ -93,22 +94,25 @@ class PretrainHeadOptions(HeadSection):
 
 class PretrainTask(Task[Document]):
     name: ClassVar[str] = "pretrain"
-    description: ClassVar[str] = "BERT pre-training: masked language modelling (+ next-sentence prediction)"
     DataOptions = PretrainDataOptions
     HeadOptions = PretrainHeadOptions
     monitor: ClassVar[str] = "perplexity"
     monitor_mode: ClassVar[str] = "min"
+    batch_keys: ClassVar[tuple[str, ...]] = (
+        "input_ids", "token_type_ids", "attention_mask", "special_tokens_mask", "word_starts", "example_id",
+        "next_sentence_label",
+    )
 
     _masker: "Masker | None" = None
     _masker_for: int | None = None
 
     @property
     def nsp(self) -> bool:
-        return "nsp" in self.head_options.objectives
+        return "nsp" in self.settings.head.objectives
 
     # -- reading ---------------------------------------------------------------------
     def read(self, path: Path, split: str) -> list[Document]:
-        data = self.data_options
+        data = self.settings.data
         documents = read_documents(
             path,
             format=data.format,
@@ -134,9 +138,9 @@ class PretrainTask(Task[Document]):
         """Strings or ``{"text": ...}`` mappings: each one a document to score."""
         documents = []
         for i, item in enumerate(inputs):
-            text = item.get(self.data_options.text_field) if isinstance(item, dict) else item
+            text = item.get(self.settings.data.text_field) if isinstance(item, dict) else item
             if not isinstance(text, str):
-                raise NlpkitError(f"input {i}: expected a string or a mapping with '{self.data_options.text_field}'")
+                raise NlpkitError(f"input {i}: expected a string or a mapping with '{self.settings.data.text_field}'")
             documents.append(Document([p.strip() for p in text.splitlines() if p.strip()], "<input>", i + 1))
         return documents
 
@@ -146,10 +150,10 @@ class PretrainTask(Task[Document]):
     # -- encoding --------------------------------------------------------------------
     def cache_settings(self) -> dict[str, Any]:
         # Training pairs are drawn with the run's seed.
-        return {**super().cache_settings(), "seed": self.recipe.train.seed}
+        return {**super().cache_settings(), "seed": self.settings.seed}
 
     def encode(
-        self, examples: Sequence[Document], tokenizer: "PreTrainedTokenizerBase", *, training: bool
+        self, examples: Sequence[Document], tokenizer: "PreTrainedTokenizerBase", *, training: bool, counts: Counts
     ) -> list[Feature]:
         sentences = [doc.sentences() for doc in examples]
         flat = [s for doc in sentences for s in doc]
@@ -168,10 +172,10 @@ class PretrainTask(Task[Document]):
         try:
             pairs = segment_pairs(
                 [[len(s) for s in doc] for doc in doc_ids],
-                self.recipe.encoder.max_length - specials,
-                seed=self.recipe.train.seed if training else self.head_options.eval_seed,
+                self.settings.max_length - specials,
+                seed=self.settings.seed if training else self.settings.head.eval_seed,
                 nsp=self.nsp,
-                short_seq_probability=self.data_options.short_seq_probability if training else 0.0,
+                short_seq_probability=self.settings.data.short_seq_probability if training else 0.0,
             )
         except ValueError as exc:
             split = "training" if training else "evaluation"
@@ -213,27 +217,23 @@ class PretrainTask(Task[Document]):
             from nlpkit_pretrain.masking import Masker
 
             self._masker = Masker(
-                tokenizer, self.head_options.mlm_probability, whole_word=self.head_options.whole_word_mask
+                tokenizer, self.settings.head.mlm_probability, whole_word=self.settings.head.whole_word_mask
             )
             self._masker_for = id(tokenizer)
         return self._masker
 
-    def collate(
-        self, features: Sequence[Feature], tokenizer: "PreTrainedTokenizerBase", *, training: bool
+    def prepare_batch(
+        self, batch: dict[str, "torch.Tensor"], tokenizer: "PreTrainedTokenizerBase", *, training: bool
     ) -> dict[str, "torch.Tensor"]:
-        keys = ["input_ids", "token_type_ids", "attention_mask", "special_tokens_mask", "word_starts", "example_id"]
-        if self.nsp:
-            keys.append("next_sentence_label")
-        batch = self.pad([{k: f[k] for k in keys} for f in features], tokenizer)
         never = batch.pop("special_tokens_mask").bool() | (batch["attention_mask"] == 0)  # specials and padding
         starts = batch.pop("word_starts").clamp(min=0)  # padding (-100) -> 0
         masker = self.masker(tokenizer)
         if training:
             batch["input_ids"], batch["labels"] = masker(batch["input_ids"], never, starts)
         else:
-            lengths = [len(f["input_ids"]) for f in features]
+            lengths = batch["attention_mask"].sum(dim=1).tolist()  # each sequence's own tokens
             batch["input_ids"], batch["labels"] = masker.reproducible(
-                batch["input_ids"], never, starts, lengths, self.head_options.eval_seed
+                batch["input_ids"], never, starts, lengths, self.settings.head.eval_seed
             )
         return batch
 
@@ -243,24 +243,12 @@ class PretrainTask(Task[Document]):
 
         head = PretrainingHeads(encoder, nsp=self.nsp)
         source = None
-        if self.recipe.encoder.init == "pretrained":  # a scratch encoder must not get old heads
+        if self.settings.encoder_checkpoint is not None:  # a scratch encoder must not get old heads
             from nlpkit.plugins import resolve_encoder
 
-            source = resolve_encoder(self.recipe.encoder.name)
+            source = resolve_encoder(self.settings.encoder_checkpoint)
         load_heads(head, source)
         return head
-
-    def loss(self, output: dict[str, "torch.Tensor"], batch: dict[str, "torch.Tensor"]) -> "torch.Tensor":
-        from torch.nn import functional as F
-
-        logits = output["mlm_logits"]
-        if logits.shape[0]:
-            loss = F.cross_entropy(logits.float(), output["mlm_labels"])
-        else:  # no token selected in this (tiny) batch: a zero that keeps the graph
-            loss = logits.sum() * 0.0
-        if self.nsp:
-            loss = loss + F.cross_entropy(output["nsp_logits"].float(), batch["next_sentence_label"])
-        return loss
 
     def export_checkpoint(
         self, encoder: "PreTrainedModel", head: "PretrainingHeads", tokenizer: "PreTrainedTokenizerBase", directory: str | Path
@@ -318,18 +306,15 @@ class PretrainTask(Task[Document]):
             predictions.append(prediction)
         return predictions
 
-    def metric(self) -> "evaluate.Metric":
+    def metric(self) -> "PretrainingMetric":
         from nlpkit_pretrain.metric import PretrainingMetric
 
         return PretrainingMetric()
 
-    def compute_metrics(self, examples: Sequence[Document], predictions: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    def metric_inputs(self, examples: Sequence[Document], predictions: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        # Without NSP every nsp_total is 0, and the metric reports no nsp_accuracy.
         keys = ("mlm_loss_sum", "masked", "correct", "nsp_correct", "nsp_total")
-        columns = {key: [p[key] for p in predictions] for key in keys}
-        result = self.metric().compute(**columns)
-        if not self.nsp:
-            result.pop("nsp_accuracy", None)
-        return result
+        return {key: [p[key] for p in predictions] for key in keys}
 
     def metric_names(self) -> frozenset[str]:
         names = frozenset({"mlm_loss", "perplexity", "mlm_accuracy", "masked_tokens"})  # PretrainingMetric

@@ -8,6 +8,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from nlpkit.errors import NlpkitError
+
 
 class SpanHead(nn.Module):
     """Dropout and a linear layer to (start, end) logits over every token.
@@ -28,6 +30,11 @@ class SpanHead(nn.Module):
         logits = logits.masked_fill(~mask.unsqueeze(-1), -1e4)
         start, end = logits.unbind(dim=-1)
         return {"start_logits": start, "end_logits": end}
+
+    def loss(self, output: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        if "start_positions" not in batch:
+            raise NlpkitError("task qa: training features carry no answer positions (encode with training=True)")
+        return span_loss(output, batch)
 
 
 def span_loss(output: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -244,9 +244,10 @@ class SquadV2(evaluate.Metric):
             str(p["id"]): math.inf if p["no_answer_probability"] is None else float(p["no_answer_probability"])
             for p in predictions
         }
-        return squad_v2(
+        metrics = squad_v2(
             {str(p["id"]): p["prediction_text"] for p in predictions},
             _gold(references),
             probabilities,
             no_answer_threshold,
         )
+        return {k: float(v) for k, v in metrics.items()}

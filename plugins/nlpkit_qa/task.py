@@ -17,7 +17,7 @@ from pydantic import Field, field_validator, model_validator
 
 from nlpkit.errors import NlpkitError, RecipeError
 from nlpkit.recipe import DataSection, HeadSection, Recipe
-from nlpkit.task import Feature, Task
+from nlpkit.task import Counts, Feature, Task, TaskSettings
 
 from nlpkit_qa.readers import QAExample, read_qa
 
@@ -29,7 +29,6 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger("nlpkit.qa")
 
 SPECIAL_TOKENS = 3  # [CLS] question [SEP] context [SEP]: checked again with the real tokenizer
-_BATCH_KEYS = ("input_ids", "attention_mask", "token_type_ids", "start_positions", "end_positions", "example_id")
 
 
 class QADataOptions(DataSection):
@@ -71,26 +70,29 @@ class QAHeadOptions(HeadSection):
     return_n_best: bool = Field(False, description="Add the n-best list to every prediction.")
 
 
-def window_overlap(recipe: Any) -> int:
+def window_overlap(data: Any, max_length: int) -> int:
     """``data.window_overlap``, or its default: half a window's context room, at most 128."""
-    if recipe.data.window_overlap is not None:
-        return int(recipe.data.window_overlap)
-    room = recipe.encoder.max_length - recipe.data.max_question_length - SPECIAL_TOKENS
+    if data.window_overlap is not None:
+        return int(data.window_overlap)
+    room = max_length - data.max_question_length - SPECIAL_TOKENS
     return max(0, min(128, room // 2))
 
 
 class QATask(Task[QAExample]):
     name: ClassVar[str] = "qa"
-    description: ClassVar[str] = "Extractive question answering (SQuAD v1.1/v2.0 JSON, JSONL)"
     DataOptions: ClassVar[type[DataSection]] = QADataOptions
     HeadOptions: ClassVar[type[HeadSection]] = QAHeadOptions
     monitor: ClassVar[str] = "f1"
     monitor_mode: ClassVar[str] = "max"
+    # The tensors only: offsets (nested, possibly empty) stay with the features.
+    batch_keys: ClassVar[tuple[str, ...]] = (
+        "input_ids", "attention_mask", "token_type_ids", "start_positions", "end_positions", "example_id"
+    )
     prediction_formats: ClassVar[tuple[str, ...]] = ("jsonl", "squad")
 
-    def __init__(self, recipe: Recipe) -> None:
-        super().__init__(recipe)
-        self.squad_v2: bool = bool(self.data_options.squad_v2)
+    def __init__(self, settings: TaskSettings) -> None:
+        super().__init__(settings)
+        self.squad_v2: bool = bool(self.settings.data.squad_v2)
 
     @classmethod
     def recipe_model(cls) -> type[Recipe]:
@@ -102,8 +104,9 @@ class QATask(Task[QAExample]):
             from nlpkit_qa.windows import check_window_settings
 
             try:
+                max_length = recipe.encoder.max_length
                 check_window_settings(
-                    recipe.encoder.max_length, recipe.data.max_question_length, window_overlap(recipe), SPECIAL_TOKENS
+                    max_length, recipe.data.max_question_length, window_overlap(recipe.data, max_length), SPECIAL_TOKENS
                 )
             except RecipeError as exc:
                 raise RecipeError(f"{recipe.source or '<recipe>'}: {exc}") from None
@@ -115,7 +118,7 @@ class QATask(Task[QAExample]):
 
     # -- reading -------------------------------------------------------------------
     def read(self, path: Path, split: str) -> list[QAExample]:
-        data = self.data_options
+        data = self.settings.data
         examples, report = read_qa(path, encoding=data.encoding, on_error=data.on_error, unanswerable=self.squad_v2)
         if report.repaired:
             log.warning(
@@ -180,46 +183,34 @@ class QATask(Task[QAExample]):
 
     # -- encoding ------------------------------------------------------------------
     def encode(
-        self, examples: Sequence[QAExample], tokenizer: "PreTrainedTokenizerBase", *, training: bool
+        self, examples: Sequence[QAExample], tokenizer: "PreTrainedTokenizerBase", *, training: bool, counts: Counts
     ) -> list[Feature]:
         from nlpkit_qa.windows import encode_windows
 
-        data = self.data_options
+        data, max_length = self.settings.data, self.settings.max_length
         return encode_windows(
             examples,
             tokenizer,
-            max_length=self.recipe.encoder.max_length,
+            max_length=max_length,
             max_question_length=data.max_question_length,
-            window_overlap=window_overlap(self.recipe),
+            window_overlap=window_overlap(data, max_length),
             labels=training,
             answerless_window_fraction=data.answerless_window_fraction if training else 1.0,
-            seed=self.recipe.train.seed,
+            seed=self.settings.seed,
+            counts=counts,
         )
 
     def cache_settings(self) -> dict[str, Any]:
         settings = super().cache_settings()
         settings.pop("head", None)  # post-processing options do not change the features
-        settings["seed"] = self.recipe.train.seed  # seeds the down-sampling of windows
+        settings["seed"] = self.settings.seed  # seeds the down-sampling of windows
         return settings
-
-    def collate(
-        self, features: Sequence[Feature], tokenizer: "PreTrainedTokenizerBase", *, training: bool
-    ) -> dict[str, "torch.Tensor"]:
-        # Only the tensor keys: offsets (nested, possibly empty) stay with the features.
-        return self.pad([{k: f[k] for k in _BATCH_KEYS if k in f} for f in features], tokenizer)
 
     # -- model ---------------------------------------------------------------------
     def build_head(self, encoder: "PreTrainedModel") -> "torch.nn.Module":
         from nlpkit_qa.heads import SpanHead
 
-        return SpanHead(encoder.config.hidden_size, self.head_options.dropout)
-
-    def loss(self, output: Any, batch: dict[str, "torch.Tensor"]) -> "torch.Tensor":
-        from nlpkit_qa.heads import span_loss
-
-        if "start_positions" not in batch:
-            raise NlpkitError("task qa: training features carry no answer positions (encode with training=True)")
-        return span_loss(output, batch)
+        return SpanHead(encoder.config.hidden_size, self.settings.head.dropout)
 
     # -- evaluation and prediction ---------------------------------------------
     def decode(
@@ -232,7 +223,7 @@ class QATask(Task[QAExample]):
             windows[feature["example_id"]].append(
                 Window(output["start_logits"], output["end_logits"], feature["context_start"], feature["offsets"])
             )
-        head = self.head_options
+        head = self.settings.head
         predictions = []
         for index, example in enumerate(examples):
             answer = best_answers(
@@ -252,7 +243,7 @@ class QATask(Task[QAExample]):
 
         return SquadV2() if self.squad_v2 else SquadV1()
 
-    def compute_metrics(
+    def metric_inputs(
         self, examples: Sequence[QAExample], predictions: Sequence[dict[str, Any]]
     ) -> dict[str, Any]:
         references = [
@@ -260,18 +251,15 @@ class QATask(Task[QAExample]):
             for e in examples
         ]
         if not self.squad_v2:
-            return self.metric().compute(
-                predictions=[{"id": p["id"], "prediction_text": p["answer"]} for p in predictions],
-                references=references,
-            )
+            scored = [{"id": p["id"], "prediction_text": p["answer"]} for p in predictions]
+            return {"predictions": scored, "references": references}
         scored = [
             {"id": p["id"], "prediction_text": p["answer"], "no_answer_probability": p.get("null_score_diff")}
             for p in predictions
         ]
         # The predictions already apply null_threshold: the headline exact/f1 score them
         # as they are (threshold +inf), the best_* figures sweep the null score differences.
-        metrics = self.metric().compute(predictions=scored, references=references, no_answer_threshold=math.inf)
-        return {k: float(v) for k, v in metrics.items()}
+        return {"predictions": scored, "references": references, "no_answer_threshold": math.inf}
 
     def metric_names(self) -> frozenset[str]:
         # squad_v1 / squad_v2 (metric.py), as data.squad_v2 says.
@@ -281,7 +269,7 @@ class QATask(Task[QAExample]):
             [*parts, *(f"{group}_{p}" for group in ("HasAns", "NoAns") for p in parts),
              "best_exact", "best_exact_thresh", "best_f1", "best_f1_thresh"]
         )
-        return v2 if self.data_options.squad_v2 else v1
+        return v2 if self.settings.data.squad_v2 else v1
 
     def has_labels(self, examples: Sequence[QAExample]) -> bool:
         return any(e.has_gold for e in examples)

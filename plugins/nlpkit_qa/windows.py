@@ -10,7 +10,6 @@ the context's characters without the tokenizer.
 
 from __future__ import annotations
 
-import logging
 import random
 import weakref
 from typing import TYPE_CHECKING, Any, Sequence
@@ -22,7 +21,7 @@ from nlpkit_qa.readers import QAExample
 if TYPE_CHECKING:  # pragma: no cover
     from transformers import PreTrainedTokenizerBase
 
-log = logging.getLogger("nlpkit.qa")
+    from nlpkit.task import Counts
 
 _WINDOWS_CHECKED: "weakref.WeakSet[Any]" = weakref.WeakSet()  # tokenizers that passed the check
 CLS_INDEX = 0  # the label of windows without the answer (and of unanswerable questions)
@@ -111,13 +110,15 @@ def encode_windows(
     answerless_window_fraction: float = 1.0,
     seed: int = 0,
     batch_size: int = 256,
+    counts: Counts | None = None,
 ) -> list[dict[str, Any]]:
     """Features for ``examples``; with ``labels``, ``start_positions``/``end_positions``
     (token indices, [CLS] when the window does not hold the whole first gold answer).
 
     ``answerless_window_fraction`` < 1 keeps only that seeded fraction of the windows of
     answerable questions that miss the answer (training only); unanswerable questions
-    keep every window, since those are their only examples.
+    keep every window, since those are their only examples. Questions cut to
+    ``max_question_length`` are counted in ``counts``.
     """
     if not getattr(tokenizer, "is_fast", False):
         raise RecipeError("task qa needs a fast tokenizer (character offsets); this encoder has a slow one")
@@ -164,8 +165,8 @@ def encode_windows(
                         continue
                 feature["start_positions"], feature["end_positions"] = start, end
             features.append(feature)
-    if truncated:
-        log.warning("qa: %d of %d questions cut to data.max_question_length=%d tokens", truncated, len(examples), max_question_length)
+    if counts is not None:
+        counts.add(f"questions cut to data.max_question_length={max_question_length} tokens", truncated)
     return features
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from nlpkit.errors import DataError
 from nlpkit.recipe import load_recipe
+from nlpkit.task import TaskSettings
 from nlpkit_classification.readers import MAX_FIELD_CHARS
 from nlpkit_classification.task import ClassificationTask
 
@@ -18,7 +19,7 @@ PYTHON_CSV_LIMIT = 131072
 
 
 def task_for(**data: str) -> ClassificationTask:
-    return ClassificationTask(load_recipe({"task": "classification", "data": data}))
+    return ClassificationTask(TaskSettings.of(load_recipe({"task": "classification", "data": data})))
 
 
 def write_rows(path: Path, texts: list[str]) -> Path:

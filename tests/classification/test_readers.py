@@ -8,11 +8,13 @@ import pytest
 
 from nlpkit.errors import DataError
 from nlpkit.recipe import load_recipe
+from nlpkit.scoring import compute_metrics
+from nlpkit.task import TaskSettings
 from nlpkit_classification.task import ClassificationTask
 
 
 def task_for(data: dict, head: dict | None = None) -> ClassificationTask:
-    return ClassificationTask(load_recipe({"task": "classification", "data": data, "head": head or {}}))
+    return ClassificationTask(TaskSettings.of(load_recipe({"task": "classification", "data": data, "head": head or {}})))
 
 
 def write(tmp_path: Path, name: str, text: str, encoding: str = "utf-8") -> Path:
@@ -87,7 +89,7 @@ def test_labels_unseen_in_training_are_reported_not_dropped(tmp_path: Path) -> N
     assert len(dev) == 2
     (warning,) = task.check(dev, "validation")
     assert "1 example(s) have labels unseen in training (z; lines 3)" in warning
-    metrics = task.compute_metrics(dev, [{"label": "x"}, {"label": "x"}])
+    metrics = compute_metrics(task, dev, [{"label": "x"}, {"label": "x"}])
     assert metrics["accuracy"] == 0.5  # the unseen label counts as an error
 
 
@@ -103,7 +105,7 @@ def test_multilabel_reading_and_metrics(tmp_path: Path) -> None:
     examples = task.read(path, "train")
     assert [e.label for e in examples] == [["x", "y"], ["y"]]
     task.setup(examples)
-    metrics = task.compute_metrics(examples, [{"labels": ["x", "y"]}, {"labels": ["x", "y"]}])
+    metrics = compute_metrics(task, examples, [{"labels": ["x", "y"]}, {"labels": ["x", "y"]}])
     assert metrics["accuracy"] == 0.5 and metrics["per_class"]["y"]["recall"] == 1.0
 
 

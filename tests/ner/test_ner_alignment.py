@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from nlpkit.recipe import load_recipe
+from nlpkit.task import Counts, TaskSettings
 from nlpkit_ner import schemes
 from nlpkit_ner.alignment import split_words, windows
 from nlpkit_ner.readers import NerExample
@@ -13,7 +14,7 @@ from nlpkit_ner.task import NerTask
 
 def make_task(encoder, **data):
     recipe = load_recipe({"task": "ner", "encoder": {"name": str(encoder), "max_length": data.pop("max_length", 32)}, "data": data})
-    return NerTask(recipe)
+    return NerTask(TaskSettings.of(recipe))
 
 
 def oracle(features):
@@ -55,7 +56,7 @@ def test_labels_survive_alignment_and_windows(ner_encoder, ner_tokenizer, all_pi
     task = make_task(ner_encoder, label_all_pieces=all_pieces, train_scheme=scheme, window_overlap=6, max_length=24)
     examples = [NerExample(list(w), schemes.convert(t, scheme)) for w, t in data]
     task.setup(examples)
-    features = task.encode(examples, ner_tokenizer, training=True)
+    features = task.encode(examples, ner_tokenizer, training=True, counts=Counts())
     assert sum(f["example_id"] == 2 for f in features) > 2  # the long sentence became windows
     assert all(len(f["input_ids"]) <= 24 for f in features)
     predictions = task.decode(examples, features, oracle(features))
@@ -77,7 +78,7 @@ def test_chinese_text_is_tagged_character_by_character(ner_encoder, ner_tokenize
     task.setup([NerExample(["北", "京"], ["B-LOC", "I-LOC"])])
     (example,) = task.examples_from_inputs(["我在北京大学"])
     assert example.words == ["我", "在", "北", "京", "大", "学"]
-    features = task.encode([example], ner_tokenizer, training=False)
+    features = task.encode([example], ner_tokenizer, training=False, counts=Counts())
     assert sum(u >= 0 for u in features[0]["units"]) == 6
 
 
@@ -88,7 +89,7 @@ def test_raw_text_entities_have_character_offsets(ner_encoder, ner_tokenizer):
     (example,) = task.examples_from_inputs([text])
     gold = {"Angela": "B-PER", "Merkel": "I-PER", "Paris": "B-LOC"}
     tag_ids = [task.tags.index(gold.get(w, "O")) for w in example.words]
-    features = task.encode([example], ner_tokenizer, training=False)
+    features = task.encode([example], ner_tokenizer, training=False, counts=Counts())
     f = features[0]
     outputs = [{"tag": np.array([tag_ids[u] if u >= 0 else 0 for u in f["units"]], dtype=np.float32),
                 "score": np.full(len(f["units"]), 0.5, dtype=np.float32)}]

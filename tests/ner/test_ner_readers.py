@@ -85,8 +85,9 @@ def test_predict_inputs_of_the_wrong_shape_say_what_was_given():
     from nlpkit.errors import NlpkitError
     from nlpkit.plugins import get_task
     from nlpkit.recipe import build_recipe
+    from nlpkit.task import TaskSettings
 
-    task = get_task("ner")(build_recipe({"task": "ner", "data": {"labels": ["PER"]}}, check_paths=False))
+    task = get_task("ner")(TaskSettings.of(build_recipe({"task": "ner", "data": {"labels": ["PER"]}}, check_paths=False)))
     with pytest.raises(NlpkitError) as info:
         task.examples_from_inputs([{"tokns": ["EU", "rejects"]}])
     assert str(info.value) == "task ner predicts from an object with a 'text' or 'tokens' key; keys: 'tokns'"

@@ -7,6 +7,7 @@ import pytest
 from nlpkit.plugins import get_task
 from nlpkit.readers import BadRow
 from nlpkit.recipe import build_recipe
+from nlpkit.task import TaskSettings
 from nlpkit_classification.labels import ClassLabels, ScaleLabels
 from nlpkit_pair.common import ScoredHead, map_label, scored_labels
 
@@ -38,5 +39,5 @@ def test_head_type_picks_the_strategy_once() -> None:
     ],
 )
 def test_each_task_holds_its_strategy(name: str, head: dict, strategy: type, monitor: str) -> None:
-    task = get_task(name)(build_recipe({"task": name, "head": head}, check_paths=False))
+    task = get_task(name)(TaskSettings.of(build_recipe({"task": name, "head": head}, check_paths=False)))
     assert isinstance(task.strategy, strategy) and task.monitor == monitor

@@ -12,6 +12,7 @@ import nlpkit
 from nlpkit.errors import DataError, NlpkitError
 from nlpkit.plugins import get_task
 from nlpkit.recipe import build_recipe
+from nlpkit.task import TaskSettings
 
 TOPICS = {
     "Cats": ["the cat sleeps on the mat", "the cat likes fish", "a cat chases the mouse", "the cat purrs at night"],
@@ -35,7 +36,7 @@ def write_wikitext(path: Path, sentences_per_doc: int = 4, repeat: int = 1) -> P
 
 def make_task(data: dict | None = None, **sections):
     recipe = build_recipe({"task": "nsp", "data": data or {}, **sections}, check_paths=False)
-    return get_task("nsp")(recipe)
+    return get_task("nsp")(TaskSettings.of(recipe))
 
 
 def test_corpus_pairs_are_seeded_balanced_and_respect_documents(tmp_path: Path) -> None:
@@ -56,7 +57,7 @@ def test_corpus_pairs_are_seeded_balanced_and_respect_documents(tmp_path: Path) 
 def test_whole_articles_are_held_out(tmp_path: Path) -> None:
     corpus = write_wikitext(tmp_path / "wiki.raw", repeat=3)
     task = make_task({"train": str(corpus), "validation_documents": 2})
-    assert task.data_options.validation == str(corpus)
+    assert task.settings.data.validation == str(corpus)
     train = {p.id for p in task.read(corpus, "train")}
     validation = {p.id for p in task.read(corpus, "validation")}
     assert len(train) == 2 and len(validation) == 2 and not train & validation

@@ -11,7 +11,10 @@ import pytest
 import nlpkit
 from nlpkit.errors import DataError, NlpkitError
 from nlpkit.plugins import get_task
+from nlpkit.data import encode
 from nlpkit.recipe import build_recipe
+from nlpkit.scoring import compute_metrics
+from nlpkit.task import TaskSettings
 from nlpkit_pair.pair import PairExample, truncate_longest_first
 
 from .conftest import read_jsonl, write_pairs_tsv
@@ -21,7 +24,7 @@ def make_task(data: dict | None = None, head: dict | None = None, max_length: in
     recipe = build_recipe(
         {"task": name, "encoder": {"max_length": max_length}, "data": data or {}, "head": head or {}}, check_paths=False
     )
-    return get_task(name)(recipe)
+    return get_task(name)(TaskSettings.of(recipe))
 
 
 def test_longest_first_truncation_shortens_the_longer_text_and_keeps_both() -> None:
@@ -100,8 +103,8 @@ def test_encoding_has_segment_ids_and_logs_truncation(tiny_encoder: Path, caplog
     task.setup([PairExample("a", "b", "0"), PairExample("c", "d", "1")])
     long_a = "the movie was great and the actors were wonderful i loved it"
     with caplog.at_level(logging.WARNING, logger="nlpkit"):
-        short, cut = task.encode([PairExample("i loved it", "a great fun movie", "1"), PairExample(long_a, "i loved it", "0")],
-                                 tokenizer, training=False)
+        short, cut = encode(task, [PairExample("i loved it", "a great fun movie", "1"), PairExample(long_a, "i loved it", "0")],
+                            tokenizer, training=False)
     assert short["input_ids"] == tokenizer("i loved it", "a great fun movie")["input_ids"]
     assert short["token_type_ids"] == tokenizer("i loved it", "a great fun movie")["token_type_ids"]
     assert short["labels"] == 1 and cut["labels"] == 0
@@ -127,7 +130,7 @@ def test_metrics_report_positive_class_f1() -> None:
     task = make_task()
     examples = [PairExample("a", "b", label) for label in ("1", "1", "0", "0")]
     task.setup(examples)
-    metrics = task.compute_metrics(examples, [{"label": label} for label in ("1", "0", "0", "0")])
+    metrics = compute_metrics(task, examples, [{"label": label} for label in ("1", "0", "0", "0")])
     assert metrics["accuracy"] == 0.75
     assert metrics["f1"] == pytest.approx(2 / 3)  # class "1": precision 1, recall 1/2
     assert metrics["macro_f1"] == pytest.approx((2 / 3 + 0.8) / 2)

@@ -11,6 +11,7 @@ import nlpkit
 from nlpkit.errors import DataError
 from nlpkit.plugins import get_task
 from nlpkit.recipe import build_recipe
+from nlpkit.task import TaskSettings
 from nlpkit_classification.task import TextExample
 
 from .conftest import read_jsonl
@@ -18,7 +19,7 @@ from .conftest import read_jsonl
 
 def make_task(data: dict | None = None, head: dict | None = None):
     recipe = build_recipe({"task": "sentiment", "data": data or {}, "head": head or {}}, check_paths=False)
-    return get_task("sentiment")(recipe)
+    return get_task("sentiment")(TaskSettings.of(recipe))
 
 
 def test_label_map_fixes_names_and_polarity_order(tmp_path: Path) -> None:

@@ -79,6 +79,7 @@ def make_task(**sections):
     """A PretrainTask from recipe sections (mappings), validated like a recipe file."""
     from nlpkit.plugins import get_task
     from nlpkit.recipe import load_recipe
+    from nlpkit.task import TaskSettings
 
     recipe = load_recipe({"task": "pretrain", **sections})
-    return get_task("pretrain")(recipe)
+    return get_task("pretrain")(TaskSettings.of(recipe))

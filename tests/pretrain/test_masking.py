@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from nlpkit.data import collate
+from nlpkit.task import Counts
+
 from .conftest import corpus_texts, make_task
 
 
@@ -11,15 +14,15 @@ def _features(task, tokenizer, copies: int = 40):
     from nlpkit_pretrain.corpus import Document
 
     docs = [Document([text], "<test>", i + 1) for i, text in enumerate(corpus_texts() * copies)]
-    return task.encode(docs, tokenizer, training=True)
+    return task.encode(docs, tokenizer, training=True, counts=Counts())
 
 
 def test_masking_statistics(tiny_model, tokenizer) -> None:
     torch.manual_seed(0)
     task = make_task(encoder={"name": str(tiny_model), "max_length": 64}, head={"objectives": ["mlm"]})
     features = _features(task, tokenizer)
-    batch = task.collate(features, tokenizer, training=True)
-    original = task.collate(features, tokenizer, training=True)  # for the unmasked ids: use labels
+    batch = collate(task, features, tokenizer, training=True)
+    original = collate(task, features, tokenizer, training=True)  # for the unmasked ids: use labels
     del original
     from nlpkit.batching import pad_features
 
@@ -44,7 +47,7 @@ def test_masking_statistics(tiny_model, tokenizer) -> None:
 
 def test_mlm_probability_is_configurable(tiny_model, tokenizer) -> None:
     task = make_task(encoder={"name": str(tiny_model)}, head={"objectives": ["mlm"], "mlm_probability": 0.4})
-    batch = task.collate(_features(task, tokenizer), tokenizer, training=True)
+    batch = collate(task, _features(task, tokenizer), tokenizer, training=True)
     real = batch["attention_mask"].sum() - 2 * batch["input_ids"].shape[0]
     assert 0.36 < (batch["labels"] != -100).sum() / real < 0.44
 
@@ -54,7 +57,7 @@ def test_whole_word_masking_masks_all_pieces(tiny_model, tokenizer) -> None:
     task = make_task(encoder={"name": str(tiny_model)}, head={"objectives": ["mlm"], "whole_word_mask": True})
     features = _features(task, tokenizer, copies=20)
     assert any(0 in f["word_starts"][1:-1] for f in features), "corpus must have multi-piece words"
-    batch = task.collate(features, tokenizer, training=True)
+    batch = collate(task, features, tokenizer, training=True)
     selected = batch["labels"] != -100
     words = 0
     for i, feature in enumerate(features):
@@ -83,21 +86,21 @@ def test_whole_word_masking_masks_all_pieces(tiny_model, tokenizer) -> None:
 def test_dynamic_masks_differ_between_epochs(tiny_model, tokenizer) -> None:
     task = make_task(encoder={"name": str(tiny_model)})
     features = _features(task, tokenizer, copies=2)
-    first = task.collate(features, tokenizer, training=True)["labels"]
-    second = task.collate(features, tokenizer, training=True)["labels"]
+    first = collate(task, features, tokenizer, training=True)["labels"]
+    second = collate(task, features, tokenizer, training=True)["labels"]
     assert not torch.equal(first != -100, second != -100)
 
 
 def test_evaluation_masks_fixed_by_eval_seed(tiny_model, tokenizer) -> None:
     task = make_task(encoder={"name": str(tiny_model)}, head={"whole_word_mask": True})
     features = _features(task, tokenizer, copies=2)
-    whole = task.collate(features, tokenizer, training=False)
-    again = task.collate(features, tokenizer, training=False)
+    whole = collate(task, features, tokenizer, training=False)
+    again = collate(task, features, tokenizer, training=False)
     assert torch.equal(whole["input_ids"], again["input_ids"]) and torch.equal(whole["labels"], again["labels"])
     # Independent of batch composition and order: row 5 alone equals row 5 in the full batch.
-    alone = task.collate([features[5], features[0]], tokenizer, training=False)
+    alone = collate(task, [features[5], features[0]], tokenizer, training=False)
     n = len(features[5]["input_ids"])
     assert torch.equal(alone["labels"][0, :n], whole["labels"][5, :n])
     assert torch.equal(alone["input_ids"][0, :n], whole["input_ids"][5, :n])
     other = make_task(encoder={"name": str(tiny_model)}, head={"whole_word_mask": True, "eval_seed": 7})
-    assert not torch.equal(other.collate(features, tokenizer, training=False)["labels"], whole["labels"])
+    assert not torch.equal(collate(other, features, tokenizer, training=False)["labels"], whole["labels"])

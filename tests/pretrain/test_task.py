@@ -11,15 +11,18 @@ from typing import Iterator
 import pytest
 import torch
 
+from nlpkit.data import collate
 from nlpkit.errors import DataError, RecipeError
+from nlpkit.scoring import compute_metrics
+from nlpkit.task import Counts
 
 from .conftest import make_task
 
 
 def test_recipe_options(corpus_file: Path) -> None:
     task = make_task(data={"train": str(corpus_file), "validation_documents": 1})
-    assert task.recipe.data.validation == str(corpus_file)  # held out from train by default
-    assert task.recipe.head.objectives == ["mlm", "nsp"] and task.monitor == "perplexity" and task.monitor_mode == "min"
+    assert task.settings.data.validation == str(corpus_file)  # held out from train by default
+    assert task.settings.head.objectives == ["mlm", "nsp"] and task.monitor == "perplexity" and task.monitor_mode == "min"
     with pytest.raises(RecipeError, match="objectives must include mlm"):
         make_task(head={"objectives": ["nsp"]})
     with pytest.raises(RecipeError, match="did you mean head.mlm_probability"):
@@ -58,7 +61,7 @@ def test_a_corpus_without_text_says_why(tmp_path: Path, name: str, content: str,
 def test_features(corpus_file: Path, tiny_model: Path, tokenizer) -> None:
     task = make_task(encoder={"name": str(tiny_model), "max_length": 24}, data={"train": str(corpus_file)})
     docs = task.read(corpus_file, "train")
-    features = task.encode(docs, tokenizer, training=True)
+    features = task.encode(docs, tokenizer, training=True, counts=Counts())
     assert len(features) > 8
     for f in features:
         ids, types = f["input_ids"], f["token_type_ids"]
@@ -67,9 +70,9 @@ def test_features(corpus_file: Path, tiny_model: Path, tokenizer) -> None:
         sep = ids.index(tokenizer.sep_token_id)
         assert types == [0] * (sep + 1) + [1] * (len(ids) - sep - 1)
         assert f["special_tokens_mask"] == [int(i in (0, sep, len(ids) - 1)) for i in range(len(ids))]
-    assert task.encode(docs, tokenizer, training=False) == task.encode(docs, tokenizer, training=False)
+    assert task.encode(docs, tokenizer, training=False, counts=Counts()) == task.encode(docs, tokenizer, training=False, counts=Counts())
     mlm = make_task(encoder={"name": str(tiny_model), "max_length": 24}, head={"objectives": ["mlm"]})
-    single = mlm.encode(docs, tokenizer, training=True)
+    single = mlm.encode(docs, tokenizer, training=True, counts=Counts())
     assert all(f["input_ids"].count(tokenizer.sep_token_id) == 1 and "next_sentence_label" not in f for f in single)
 
 
@@ -117,13 +120,13 @@ def test_heads_match_bert_for_pretraining(corpus_file: Path, tiny_model: Path, t
 
     reference = BertForPreTraining.from_pretrained(checkpoint).eval()
     encoder.eval(), head.eval()
-    features = task.encode(task.read(corpus_file, "train"), tokenizer, training=False)[:6]
-    batch = task.collate(features, tokenizer, training=False)
+    features = task.encode(task.read(corpus_file, "train"), tokenizer, training=False, counts=Counts())[:6]
+    batch = collate(task, features, tokenizer, training=False)
     inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
     with torch.no_grad():
         output = head(encoder(**inputs), batch)
         expected = reference(**inputs, labels=batch["labels"], next_sentence_label=batch["next_sentence_label"])
-        loss = task.loss(output, batch)
+        loss = head.loss(output, batch)
     assert torch.allclose(loss, expected.loss, atol=1e-5)
 
     summaries = task.split_outputs(output, batch)
@@ -133,7 +136,7 @@ def test_heads_match_bert_for_pretraining(corpus_file: Path, tiny_model: Path, t
     assert sum(s["masked"] for s in summaries) == int((batch["labels"] != -100).sum())
     docs = task.read(corpus_file, "train")
     predictions = task.decode(docs, features, summaries)
-    metrics = task.compute_metrics(docs, predictions)
+    metrics = compute_metrics(task, docs, predictions)
     masked = sum(s["masked"] for s in summaries)
     assert metrics["perplexity"] == pytest.approx(math.exp(float(token_loss) / masked), rel=1e-5)
     assert metrics["masked_tokens"] == masked and 0 <= metrics["nsp_accuracy"] <= 1

@@ -9,6 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from nlpkit.data import collate
+from nlpkit.scoring import compute_metrics
+from nlpkit.task import Counts
+
 from .conftest import make_task
 
 
@@ -18,7 +22,7 @@ def _evaluate(task, encoder, head, features, tokenizer) -> dict[str, float]:
     with torch.no_grad():
         for start in range(0, len(features), 16):
             chunk = features[start : start + 16]
-            batch = task.collate(chunk, tokenizer, training=False)
+            batch = collate(task, chunk, tokenizer, training=False)
             output = head(encoder(**{k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}), batch)
             outputs.extend(task.split_outputs(output, batch))
     return outputs
@@ -58,8 +62,8 @@ def test_scratch_perplexity_falls_each_epoch(tmp_path: Path) -> None:
     path = tiny_bert(tmp_path / "vocab", [p for d in train_docs for p in d.paragraphs], vocab_size=200)
     tokenizer = AutoTokenizer.from_pretrained(path)
     task = make_task(encoder={"name": str(path), "init": "scratch", "max_length": 64})
-    train = task.encode(train_docs, tokenizer, training=True)
-    validation = task.encode(held_out, tokenizer, training=False)
+    train = task.encode(train_docs, tokenizer, training=True, counts=Counts())
+    validation = task.encode(held_out, tokenizer, training=False, counts=Counts())
     config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
     encoder = BertModel(config)
     head = task.build_head(encoder)
@@ -69,15 +73,15 @@ def test_scratch_perplexity_falls_each_epoch(tmp_path: Path) -> None:
         encoder.train(), head.train()
         order = torch.randperm(len(train)).tolist()
         for start in range(0, len(order), 8):
-            batch = task.collate([train[i] for i in order[start : start + 8]], tokenizer, training=True)
+            batch = collate(task, [train[i] for i in order[start : start + 8]], tokenizer, training=True)
             output = head(encoder(**{k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}), batch)
-            loss = task.loss(output, batch)
+            loss = head.loss(output, batch)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
         outputs = _evaluate(task, encoder, head, validation, tokenizer)
         predictions = task.decode(held_out, validation, outputs)
-        perplexities.append(task.compute_metrics(held_out, predictions)["perplexity"])
+        perplexities.append(compute_metrics(task, held_out, predictions)["perplexity"])
     assert all(b < a for a, b in zip(perplexities, perplexities[1:])), perplexities
     assert perplexities[-1] < 0.5 * perplexities[0] and math.isfinite(perplexities[-1]), perplexities
 

@@ -68,7 +68,7 @@ def test_long_context_predicts_with_many_windows(run_dir: Path) -> None:
     context = " ".join(words[i % len(words)] for i in range(5000))
     result = predictor.predict(question="what is the capital of peru ?", context=context)
     assert context[result["start"] : result["end"]] == result["answer"] != ""
-    predictor.task.recipe.head.return_n_best = True
+    predictor.task.settings.head.return_n_best = True
     result = predictor.predict(question="what is the capital of peru ?", context=context)
     assert len(result["n_best"]) == 20
 

@@ -79,17 +79,19 @@ def test_equal_to_the_official_v1_1_script_on_eval_from_dev(tmp_path: Path) -> N
     """Predictions file written as the run directory writes it, scored by the plugin and
     by the official script's logic (and torchmetrics' adaptation)."""
     from nlpkit.recipe import load_recipe
+    from nlpkit.scoring import compute_metrics
+    from nlpkit.task import TaskSettings
     from nlpkit_qa.task import QATask
 
     path = SQUAD_DIR / "eval-from-dev.json"
-    task = QATask(load_recipe({"task": "qa", "encoder": {"max_length": 384}}))
+    task = QATask(TaskSettings.of(load_recipe({"task": "qa", "encoder": {"max_length": 384}})))
     examples = task.read(path, "validation")
     rng = random.Random(0)
     predictions = [
         {"id": e.id, "answer": _variants(e.answers[0].text, e.context, rng), "start": 0, "end": 0, "score": 0.0}
         for e in examples
     ]
-    ours = task.compute_metrics(examples, predictions)
+    ours = compute_metrics(task, examples, predictions)
     file = tmp_path / "predictions.json"
     file.write_text("\n".join(task.render(examples, predictions, "squad")))
     official = official_squad_v1.main(path, file)

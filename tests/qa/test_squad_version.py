@@ -13,6 +13,7 @@ import pytest
 import nlpkit
 from nlpkit.errors import DataError
 from nlpkit.recipe import load_recipe
+from nlpkit.task import TaskSettings
 from nlpkit_qa.task import QATask
 
 from .conftest import make_rows, squad_json
@@ -30,7 +31,9 @@ def with_unanswerable(rows: list[dict[str, Any]], **question: Any) -> dict[str, 
 
 
 def task(**data: Any) -> QATask:
-    return QATask(load_recipe({"task": "qa", "encoder": {"max_length": 48}, "data": {"max_question_length": 12, **data}}))
+    return QATask(TaskSettings.of(
+        load_recipe({"task": "qa", "encoder": {"max_length": 48}, "data": {"max_question_length": 12, **data}})
+    ))
 
 
 @pytest.mark.parametrize(
@@ -100,5 +103,5 @@ def test_the_real_v1_files_read_every_question(name: str, questions: int, monkey
     monkeypatch.setenv("NLPKIT_DATA", str(SQUAD_DIR.parent))
     recipe = load_recipe(Path(__file__).parents[2] / "recipes" / "squad.yaml")
     assert recipe.data.squad_v2 is False
-    examples = QATask(recipe).read(SQUAD_DIR / name, "validation")
+    examples = QATask(TaskSettings.of(recipe)).read(SQUAD_DIR / name, "validation")
     assert len(examples) == questions and not any(e.is_impossible for e in examples)

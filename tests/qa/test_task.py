@@ -9,7 +9,10 @@ import numpy as np
 import pytest
 
 from nlpkit.errors import RecipeError
+from nlpkit.data import collate
 from nlpkit.recipe import load_recipe
+from nlpkit.scoring import compute_metrics
+from nlpkit.task import Counts, TaskSettings
 from nlpkit_qa.readers import Answer, QAExample
 from nlpkit_qa.task import QATask
 
@@ -29,7 +32,7 @@ def test_squad_recipe_validates(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_v2_mode_decode_metrics_and_render(tokenizer) -> None:
     data = {"max_question_length": 12, "squad_v2": True}
-    task = QATask(load_recipe({"task": "qa", "encoder": {"max_length": 32}, "data": data}))
+    task = QATask(TaskSettings.of(load_recipe({"task": "qa", "encoder": {"max_length": 32}, "data": data})))
     context = "paris is the capital of france ."
     examples = [
         QAExample("has", "what is the capital of france ?", context, [Answer("paris", 0)]),
@@ -37,7 +40,7 @@ def test_v2_mode_decode_metrics_and_render(tokenizer) -> None:
     ]
     task.setup(examples)
     assert task.squad_v2 and task.state_dict() == {"squad_v2": True}
-    features = task.encode(examples, tokenizer, training=False)
+    features = task.encode(examples, tokenizer, training=False, counts=Counts())
     outputs = []
     for f in features:
         start, end = np.zeros(len(f["input_ids"])), np.zeros(len(f["input_ids"]))
@@ -48,7 +51,7 @@ def test_v2_mode_decode_metrics_and_render(tokenizer) -> None:
         outputs.append({"start_logits": start, "end_logits": end})
     predictions = task.decode(examples, features, outputs)
     assert [p["answer"] for p in predictions] == ["paris", ""]
-    metrics = task.compute_metrics(examples, predictions)
+    metrics = compute_metrics(task, examples, predictions)
     assert metrics["exact"] == metrics["f1"] == metrics["HasAns_f1"] == metrics["NoAns_f1"] == 100.0
     assert "best_f1_thresh" in metrics
     assert json.loads("".join(task.render(examples, predictions, "squad"))) == {"has": "paris", "none": ""}
@@ -63,9 +66,10 @@ def test_batches_pad_to_the_recipes_multiple(tokenizer) -> None:
     for multiple in (1, 8):
         recipe = load_recipe({"task": "qa", "encoder": {"max_length": 32}, "data": {"max_question_length": 12},
                               "train": {"pad_to_multiple_of": multiple}})
-        task = QATask(recipe)
+        task = QATask(TaskSettings.of(recipe))
         task.setup(examples)
-        batches.append(task.collate(task.encode(examples, tokenizer, training=True), tokenizer, training=True))
+        features = task.encode(examples, tokenizer, training=True, counts=Counts())
+        batches.append(collate(task, features, tokenizer, training=True, pad_to_multiple_of=recipe.train.pad_to_multiple_of))
     plain, padded = batches
     width = plain["input_ids"].shape[1]
     assert width % 8 and padded["input_ids"].shape[1] == -(-width // 8) * 8
@@ -77,7 +81,7 @@ def test_batches_pad_to_the_recipes_multiple(tokenizer) -> None:
 def test_predict_inputs_of_the_wrong_shape_name_the_missing_key() -> None:
     from nlpkit.errors import NlpkitError
 
-    task = QATask(load_recipe({"task": "qa"}))
+    task = QATask(TaskSettings.of(load_recipe({"task": "qa"})))
     shape = "task qa predicts from {'question': ..., 'context': ...} objects or (question, context) pairs"
     with pytest.raises(NlpkitError) as info:
         task.examples_from_inputs([{"question": "Who?", "context": "Bob."}, {"question": "Who?", "contxt": "Bob."}])

@@ -7,7 +7,6 @@ sub-word piece of each word, as in NER.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
@@ -16,9 +15,7 @@ from pydantic import Field
 
 from nlpkit.errors import RowErrors
 from nlpkit.recipe import DataSection
-from nlpkit.task import Feature, Task
-
-log = logging.getLogger("nlpkit")
+from nlpkit.task import Counts, Feature, Task
 
 
 @dataclass
@@ -37,20 +34,19 @@ class TruecaseData(DataSection):
 
 class TruecaseTask(Task[Sentence]):
     name: ClassVar[str] = "truecase"
-    description: ClassVar[str] = "Restore capitalisation of lower-cased text (example plugin)."
     DataOptions: ClassVar[type[DataSection]] = TruecaseData
     monitor: ClassVar[str] = "f1"
 
     # -- reading: a file -> examples ----------------------------------------------
     def read(self, path: Path, split: str) -> list[Sentence]:
-        errors = RowErrors(path, self.data_options.on_error)
+        errors = RowErrors(path, self.settings.data.on_error)
         sentences = []
-        with path.open(encoding=self.data_options.encoding) as handle:
+        with path.open(encoding=self.settings.data.encoding) as handle:
             for number, line in enumerate(handle, start=1):
                 words = line.split()
                 if not words:
                     continue
-                if len(words) < self.data_options.min_words:
+                if len(words) < self.settings.data.min_words:
                     errors.add(number, f"{len(words)} word(s), fewer than data.min_words")
                     continue
                 sentences.append(Sentence(words, number))
@@ -64,10 +60,9 @@ class TruecaseTask(Task[Sentence]):
         return (" ".join(s.words) for s in examples)
 
     # -- encoding: examples -> features ------------------------------------------------
-    def encode(self, examples: Sequence[Sentence], tokenizer: Any, *, training: bool) -> list[Feature]:
+    def encode(self, examples: Sequence[Sentence], tokenizer: Any, *, training: bool, counts: Counts) -> list[Feature]:
         lowered = [[w.lower() for w in s.words] for s in examples]
-        encoded = tokenizer(lowered, is_split_into_words=True, truncation=True,
-                            max_length=self.recipe.encoder.max_length)
+        encoded = tokenizer(lowered, is_split_into_words=True, truncation=True, max_length=self.settings.max_length)
         features, cut = [], 0
         for i, sentence in enumerate(examples):
             word_ids = encoded.word_ids(i)
@@ -84,15 +79,14 @@ class TruecaseTask(Task[Sentence]):
                 "words": kept,       # how many words fit in the window
                 "example_id": i,
             })
-        if cut:
-            # "%d of %d": the core sums the chunks' counts into one line per split (docs/plugins.md).
-            log.warning("%d of %d sentences were longer than encoder.max_length; their tails get no prediction",
-                        cut, len(examples))
+        # The core logs it once per split: "data.train: 3 of 2,000 sentences were longer ...".
+        counts.add("sentences were longer than encoder.max_length; their tails get no prediction", cut)
         return features
 
-    # -- model: head and loss ------------------------------------------------------------
+    # -- model: the head and its loss --------------------------------------------------------
     def build_head(self, encoder: Any) -> Any:
         from torch import nn
+        from torch.nn import functional as F
 
         class TokenHead(nn.Module):
             uses_pooler = False  # lets the core drop BERT's unused pooler
@@ -105,12 +99,10 @@ class TruecaseTask(Task[Sentence]):
             def forward(self, encoder_output: Any, batch: dict) -> Any:
                 return self.out(self.dropout(encoder_output.last_hidden_state))
 
-        return TokenHead(encoder.config.hidden_size, self.head_options.dropout)
+            def loss(self, output: Any, batch: dict) -> Any:
+                return F.cross_entropy(output.float().flatten(0, 1), batch["labels"].flatten(), ignore_index=-100)
 
-    def loss(self, output: Any, batch: dict) -> Any:
-        import torch.nn.functional as F
-
-        return F.cross_entropy(output.float().flatten(0, 1), batch["labels"].flatten(), ignore_index=-100)
+        return TokenHead(encoder.config.hidden_size, self.settings.head.dropout)
 
     # -- decoding: outputs -> predictions ---------------------------------------------------
     def decode(self, examples: Sequence[Sentence], features: Sequence[Feature], outputs: Sequence[Any]) -> list[dict]:
@@ -131,10 +123,9 @@ class TruecaseTask(Task[Sentence]):
 
         return CapitalisationMetric()
 
-    def compute_metrics(self, examples: Sequence[Sentence], predictions: Sequence[dict]) -> dict[str, float]:
+    def metric_inputs(self, examples: Sequence[Sentence], predictions: Sequence[dict]) -> dict[str, list[int]]:
         gold = [flag for s, p in zip(examples, predictions) for flag in s.capitalised[: len(p["capitalised"])]]
-        pred = [flag for p in predictions for flag in p["capitalised"]]
-        return self.metric().compute(predictions=pred, references=gold)
+        return {"predictions": [flag for p in predictions for flag in p["capitalised"]], "references": gold}
 
     def record(self, example: Sentence, prediction: dict) -> dict:
         return {"gold": " ".join(example.words), **prediction}
