@@ -35,10 +35,12 @@ def main() -> None:
     import torch
     from transformers import AutoModel, AutoTokenizer
 
+    from nlpkit.data import collate
     from nlpkit.encoder import quiet_transformers
     from nlpkit.model import TaskModel
     from nlpkit.plugins import get_task, resolve_encoder
     from nlpkit.recipe import load_recipe
+    from nlpkit.task import Counts, TaskSettings
 
     quiet_transformers()
     if args.threads:
@@ -51,14 +53,14 @@ def main() -> None:
             "head": {"objectives": ["mlm", "nsp"]},
         }
     )
-    task = get_task("pretrain")(recipe)
+    task = get_task("pretrain")(TaskSettings.of(recipe))
     source = resolve_encoder(args.encoder)
     tokenizer = AutoTokenizer.from_pretrained(source)
     documents = task.read(Path(args.data), "train")
-    features = task.encode(documents, tokenizer, training=True)
+    features = task.encode(documents, tokenizer, training=True, counts=Counts())
     needed = (args.steps + args.warmup) * args.batch_size
     features = (features * (needed // max(len(features), 1) + 1))[:needed]
-    batches = [task.collate(features[i : i + args.batch_size], tokenizer, training=True) for i in range(0, needed, args.batch_size)]
+    batches = [collate(task, features[i : i + args.batch_size], tokenizer, training=True) for i in range(0, needed, args.batch_size)]
     device = "cuda" if torch.cuda.is_available() else "cpu"
     print(f"encoder {args.encoder}, device {device}, {torch.get_num_threads()} threads, batch {args.batch_size}, length <= {args.max_length}")
 
@@ -74,7 +76,7 @@ def main() -> None:
             batch = {k: v.to(device) for k, v in batch.items()}
             start = time.perf_counter()
             with autocast:
-                loss = task.loss(model(batch), batch)
+                loss = model.head.loss(model(batch), batch)
             loss.backward()
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
