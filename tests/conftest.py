@@ -10,6 +10,7 @@ import os
 import random
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,23 @@ def _subprocesses_only_in_integration_tests(request: pytest.FixtureRequest, monk
         popen_init(self, args, *rest, **kwargs)
 
     monkeypatch.setattr(subprocess.Popen, "__init__", guarded)
+
+
+@pytest.fixture(autouse=True)
+def _slow_tests_use_every_core(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The tiny-model tests run on one torch thread (tests/pair and tests/pretrain set it
+    for the whole session); a slow test trains MiniLM on real data, as a user would, with
+    torch's usual thread count."""
+    if not request.node.get_closest_marker("slow"):
+        yield
+        return
+    import torch
+
+    threads = torch.get_num_threads()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or cores))
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")
