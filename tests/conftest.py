@@ -87,6 +87,22 @@ def write_sentiment_tsv(path: Path, n: int, seed: int, header: bool = True) -> P
     return path
 
 
+def train_tiny_classifier(root: Path, encoder: Path) -> Path:
+    """One tiny classification run (24 training sentences, one epoch) under ``root``; its
+    run directory. For module-scoped fixtures of tests that load or damage a finished run."""
+    import nlpkit
+
+    recipe = {
+        "task": "classification",
+        "encoder": {"name": str(encoder), "max_length": 32},
+        "data": {"train": str(write_sentiment_tsv(root / "train.tsv", 24, seed=1)),
+                 "validation": str(write_sentiment_tsv(root / "dev.tsv", 8, seed=2))},
+        "train": {"epochs": 1, "batch_size": 8, "lr": 1e-3, "precision": "32", "seed": 7},
+        "output": {"dir": str(root / "run")},
+    }
+    return nlpkit.run(recipe).run_dir
+
+
 @pytest.fixture
 def sentiment_files(tmp_path: Path) -> dict[str, Path]:
     return {

@@ -13,22 +13,13 @@ from click.testing import CliRunner
 import nlpkit
 from nlpkit.cli import main
 from nlpkit.errors import RunDirError
-from tests.conftest import write_sentiment_tsv
+from tests.conftest import train_tiny_classifier
 
 
 @pytest.fixture(scope="module")
 def trained(tiny_encoder: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One tiny classification run, trained once for the module; tests damage copies."""
-    root = tmp_path_factory.mktemp("loading")
-    recipe = {
-        "task": "classification",
-        "encoder": {"name": str(tiny_encoder), "max_length": 32},
-        "data": {"train": str(write_sentiment_tsv(root / "train.tsv", 24, seed=1)),
-                 "validation": str(write_sentiment_tsv(root / "dev.tsv", 8, seed=2))},
-        "train": {"epochs": 1, "batch_size": 8, "lr": 1e-3, "precision": "32", "seed": 7},
-        "output": {"dir": str(root / "run")},
-    }
-    return nlpkit.run(recipe).run_dir
+    return train_tiny_classifier(tmp_path_factory.mktemp("loading"), tiny_encoder)
 
 
 @pytest.fixture
