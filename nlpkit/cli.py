@@ -1,5 +1,5 @@
-"""The ``nlpkit`` command line: run, predict, evaluate, recipe show|check, plugins, and
-the commands that plugins add."""
+"""The ``nlpkit`` command line: run, predict, evaluate, export, recipe show|check,
+plugins, and the commands that plugins add."""
 
 from __future__ import annotations
 
@@ -249,6 +249,22 @@ def evaluate(target: str, overrides: tuple[str, ...], data_path: Path | None, re
         if predictions_path:
             _emit(predictor.render(examples, predictions, "jsonl"), predictions_path)
     click.echo(json.dumps(metrics, indent=2, ensure_ascii=False))
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["hf", "onnx"]), default="hf", show_default=True,
+              help="hf: plain transformers (AutoModelFor..., pipeline); onnx: onnxruntime.")
+@click.option("--quantize", type=click.Choice(["int8"]), help="Quantize the weights (onnx only).")
+@click.option("--overwrite", is_flag=True, help="Replace an earlier export in OUT.")
+def export(run_dir: Path, out: Path, fmt: str, quantize: str | None, overwrite: bool) -> None:
+    """Export the model of RUN_DIR into OUT, a new or empty directory, with a model card;
+    the export is checked against the run's model before it is kept."""
+    from nlpkit.export import export as export_run
+
+    path = export_run(run_dir, out, format=fmt, quantize=quantize, overwrite=overwrite)
+    click.echo(f"export directory: {path}")
 
 
 def _emit(lines: Iterator[str], path: Path | None) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Any, Iterable
 
 import torch
 from torch import nn
 
 from nlpkit.cpu import use_fast_paths
+from nlpkit.errors import RunDirError
 from nlpkit.task import ENCODER_INPUTS
 
 
@@ -29,3 +31,35 @@ class TaskModel(nn.Module):
     def forward(self, batch: dict[str, torch.Tensor]) -> Any:
         inputs = {k: batch[k] for k in ENCODER_INPUTS if k in batch}
         return self.head(self.encoder(**inputs, return_dict=True), batch)
+
+
+def load_head(head: Any, path: Path, task_name: str) -> None:
+    """Load the head's tensors strictly: every tensor of the head must be in the file and
+    nothing else. No shipped head has optional tensors: constant buffers (the CRF's
+    constraint penalties) are non-persistent, so never saved nor expected, and tied
+    weights are handled by ``load_model`` (safetensors stores shared tensors once)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_model
+
+    try:
+        missing, unexpected = load_model(head, path, strict=False)
+    except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
+        raise unloadable(path.parent, exc) from None
+    if missing or unexpected:
+        problems = [
+            f"{label} tensors {_names(keys)}" for label, keys in (("missing", missing), ("unexpected", unexpected)) if keys
+        ]
+        raise RunDirError(
+            f"{path} does not hold the head of task {task_name}: {'; '.join(problems)}; train the run again"
+        )
+
+
+def _names(keys: Iterable[str], shown: int = 5) -> str:
+    names = sorted(keys)
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
+def unloadable(model_dir: Path, exc: Exception) -> RunDirError:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return RunDirError(f"{model_dir}: the saved model cannot be loaded ({first}); train the run again")

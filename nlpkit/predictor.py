@@ -10,7 +10,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from nlpkit.errors import InputError, PluginError, RunDirError
 # MODEL_DIR, TASK_FILE and HEAD_FILE stay importable from here: plugins use them.
-from nlpkit.rundir import HEAD_FILE, TASK_FILE, ModelDir, RunDir
+from nlpkit.rundir import HEAD_FILE, TASK_FILE, ExportDir, ModelDir, RunDir
 from nlpkit.rundir import MODEL as MODEL_DIR
 from nlpkit.task import Feature, Task
 
@@ -39,31 +39,42 @@ class Predictor:
         """The model of a finished run directory (``run_dir/model``), with its task, label
         maps and precision; :class:`RunDirError` if it is missing or damaged: an absent
         file, a task state the task cannot restore, or a head file that does not hold
-        exactly the head's tensors (a random head would predict differently each time)."""
+        exactly the head's tensors (a random head would predict differently each time).
+
+        ``run_dir`` may also be an export directory (``nlpkit export``): its format's
+        loader (:mod:`nlpkit.export.formats`) supplies the model."""
         from safetensors import SafetensorError
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoModel
 
-        from nlpkit.encoder import quiet_transformers
-        from nlpkit.model import TaskModel
-        from nlpkit.plugins import get_task
-        from nlpkit.recipe import build_recipe, read_yaml
-        from nlpkit.task import TaskSettings
+        from nlpkit.model import TaskModel, load_head
 
+        exported = ExportDir(Path(run_dir))
+        if exported.is_export:
+            return cls._load_export(exported)
         saved = RunDir(run_dir).model_dir
         meta = read_meta(run_dir)
-        quiet_transformers()
-        # The data files of the original run need not exist where the model is used.
-        recipe = build_recipe(read_yaml(saved.recipe), str(saved.recipe), check_paths=False)
-        task = get_task(meta["task"], source=str(saved.task_file))(TaskSettings.of(recipe))
-        _restore_state(task, meta, saved.task_file)
+        task, recipe = _saved_task(saved, meta)
+        tokenizer = _tokenizer(saved.path)
         try:
-            tokenizer = AutoTokenizer.from_pretrained(saved.path)
             encoder = AutoModel.from_pretrained(saved.path)
             head = task.build_head(encoder)
         except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
             raise _unloadable(saved.path, exc) from None
-        _load_head(head, saved.head_file, task.name)
+        load_head(head, saved.head_file, task.name)
         model = TaskModel(encoder, head)
+        return cls(
+            task, tokenizer, model, batch_size=meta.get("eval_batch_size", 64), precision=meta.get("precision", "32"),
+            pad_to_multiple_of=recipe.train.pad_to_multiple_of,
+        )
+
+    @classmethod
+    def _load_export(cls, exported: ExportDir) -> "Predictor":
+        from nlpkit.export.formats import model_loader
+
+        meta = read_meta(exported.path)
+        task, recipe = _saved_task(exported.saved, meta)
+        tokenizer = _tokenizer(exported.path)
+        model = model_loader(exported.read_meta()["format"])(exported, task)
         return cls(
             task, tokenizer, model, batch_size=meta.get("eval_batch_size", 64), precision=meta.get("precision", "32"),
             pad_to_multiple_of=recipe.train.pad_to_multiple_of,
@@ -207,8 +218,15 @@ def _blank_position(items: Sequence[Any]) -> int | None:
 
 
 def read_meta(run_dir: str | Path) -> dict[str, Any]:
-    """``model/task.json`` of a finished run, after checking that every model file is
-    there: a quick check (nothing is loaded) that callers can make before other work."""
+    """``model/task.json`` of a finished run (or the task file of an export), after
+    checking that every model file is there: a quick check (nothing is loaded) that
+    callers can make before other work."""
+    exported = ExportDir(Path(run_dir))
+    if exported.is_export:
+        from nlpkit.export.formats import check_export
+
+        check_export(exported)
+        return _task_meta(exported.saved.task_file)
     run = RunDir(run_dir)
     saved, meta_path = run.model_dir, run.model_dir.task_file
     if not meta_path.is_file():
@@ -219,6 +237,10 @@ def read_meta(run_dir: str | Path) -> dict[str, Any]:
     for name in ModelDir.REQUIRED:
         if not (saved.path / name).is_file():
             raise RunDirError(f"{run.path} is incomplete: {MODEL_DIR}/{name} is missing; train the run again")
+    return _task_meta(meta_path)
+
+
+def _task_meta(meta_path: Path) -> dict[str, Any]:
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         if not isinstance(meta, dict) or "task" not in meta:
@@ -226,6 +248,31 @@ def read_meta(run_dir: str | Path) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError) as exc:
         raise RunDirError(f"{meta_path} is damaged ({exc}); train the run again") from None
     return meta
+
+
+def _saved_task(saved: ModelDir, meta: dict[str, Any]) -> tuple[Task, Any]:
+    """The task of a saved model, with its restored state, and the recipe it was trained with."""
+    from nlpkit.encoder import quiet_transformers
+    from nlpkit.plugins import get_task
+    from nlpkit.recipe import build_recipe, read_yaml
+    from nlpkit.task import TaskSettings
+
+    quiet_transformers()
+    # The data files of the original run need not exist where the model is used.
+    recipe = build_recipe(read_yaml(saved.recipe), str(saved.recipe), check_paths=False)
+    task = get_task(meta["task"], source=str(saved.task_file))(TaskSettings.of(recipe))
+    _restore_state(task, meta, saved.task_file)
+    return task, recipe
+
+
+def _tokenizer(path: Path) -> Any:
+    from transformers import AutoTokenizer
+
+    try:
+        # Never run code from the directory: nlpkit's own classes load what it exported.
+        return AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+    except (OSError, ValueError) as exc:
+        raise _unloadable(path, exc) from None
 
 
 def _restore_state(task: Task, meta: dict[str, Any], meta_path: Path) -> None:
@@ -247,36 +294,10 @@ def _restore_state(task: Task, meta: dict[str, Any], meta_path: Path) -> None:
         ) from None
 
 
-def _load_head(head: Any, path: Path, task_name: str) -> None:
-    """Load the head's tensors strictly: every tensor of the head must be in the file and
-    nothing else. No shipped head has optional tensors: constant buffers (the CRF's
-    constraint penalties) are non-persistent, so never saved nor expected, and tied
-    weights are handled by ``load_model`` (safetensors stores shared tensors once)."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_model
-
-    try:
-        missing, unexpected = load_model(head, path, strict=False)
-    except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
-        raise _unloadable(path.parent, exc) from None
-    if missing or unexpected:
-        problems = [
-            f"{label} tensors {_names(keys)}" for label, keys in (("missing", missing), ("unexpected", unexpected)) if keys
-        ]
-        raise RunDirError(
-            f"{path} does not hold the head of task {task_name}: {'; '.join(problems)}; train the run again"
-        )
-
-
-def _names(keys: Iterable[str], shown: int = 5) -> str:
-    names = sorted(keys)
-    more = f" and {len(names) - shown} more" if len(names) > shown else ""
-    return ", ".join(names[:shown]) + more
-
-
 def _unloadable(model_dir: Path, exc: Exception) -> RunDirError:
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return RunDirError(f"{model_dir}: the saved model cannot be loaded ({first}); train the run again")
+    from nlpkit.model import unloadable
+
+    return unloadable(model_dir, exc)
 
 
 def _cuda_available() -> bool:

@@ -22,6 +22,22 @@ made ready, locked and written.
 nlpkit marks each run directory it creates (:data:`MARKER`) and only ever deletes what
 the layout names, inside a marked directory; while a run goes on it holds an OS lock on
 the directory (:class:`RunLock`), which dies with the process.
+
+An export (``nlpkit export RUN_DIR OUT``) is a directory that another library loads
+(transformers, onnxruntime) plus what nlpkit needs to load it back::
+
+    <OUT>/                         ExportDir(path)
+      nlpkit-export.json           .meta            format, task, labels, precision, nlpkit
+                                                    version, the files the export wrote
+      README.md                    .card            the model card (Hub format)
+      model.safetensors            .weights         the format's own files: config.json,
+      ...                                           weights, tokenizer files; model.onnx ...
+      nlpkit/                      .saved           ModelDir: what nlpkit reads back
+        task.json, recipe.yaml     .task_file, .recipe   as in a run's model/
+        config.json, head.safetensors                  the encoder's config, the head
+
+The metadata file marks the directory as nlpkit's export: ``--overwrite`` deletes only the
+entries it lists, and a non-empty directory without it is never written into.
 """
 
 from __future__ import annotations
@@ -69,6 +85,12 @@ TASK_FILE = "task.json"
 HEAD_FILE = "head.safetensors"
 CONFIG = "config.json"
 """The encoder's configuration, written by transformers' ``save_pretrained``."""
+EXPORT_META = "nlpkit-export.json"
+"""An export's metadata; its presence marks the directory as an nlpkit export."""
+EXPORT_STATE = "nlpkit"
+WEIGHTS = "model.safetensors"
+"""The weights transformers' ``save_pretrained`` writes (one file: nlpkit's models are small)."""
+MODEL_CARD = "README.md"
 PREDICTION_SUFFIX = {"jsonl": ".jsonl", "conll": ".conll", "squad": ".json"}
 """File suffix of each prediction format; any other format ``f`` is written as ``.f``."""
 
@@ -98,6 +120,10 @@ class ModelDir:
     @property
     def recipe(self) -> Path:
         return self.path / RECIPE
+
+    @property
+    def config(self) -> Path:
+        return self.path / CONFIG
 
     def task_name(self) -> str | None:
         """The task that ``task.json`` names, or None (no such file, or not readable)."""
@@ -184,6 +210,120 @@ def model_dir(path: str | os.PathLike[str]) -> ModelDir:
     ``path`` itself (a model folder, or any checkpoint directory)."""
     run = RunDir(path)
     return run.model_dir if run.finished else ModelDir(run.path)
+
+
+@dataclass(frozen=True)
+class ExportDir:
+    """The paths of one export directory (the export layout above)."""
+
+    path: Path
+
+    @property
+    def meta(self) -> Path:
+        return self.path / EXPORT_META
+
+    @property
+    def card(self) -> Path:
+        return self.path / MODEL_CARD
+
+    @property
+    def weights(self) -> Path:
+        return self.path / WEIGHTS
+
+    @property
+    def saved(self) -> ModelDir:
+        """What nlpkit reads back: the task state, the recipe, the encoder's config, the head."""
+        return ModelDir(self.path / EXPORT_STATE)
+
+    @property
+    def is_export(self) -> bool:
+        return self.meta.is_file()
+
+    def read_meta(self) -> dict[str, Any]:
+        """The metadata file, checked to name a format; :class:`RunDirError` otherwise."""
+        try:
+            meta = json.loads(self.meta.read_text(encoding="utf-8"))
+            if not isinstance(meta, dict) or not isinstance(meta.get("format"), str):
+                raise ValueError("expected an object with a 'format' key")
+        except OSError as exc:
+            raise RunDirError(f"{self.path} is not an nlpkit export ({EXPORT_META} cannot be read: {exc.strerror})") from None
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise RunDirError(f"{self.meta} is damaged ({exc}); export the run again") from None
+        return meta
+
+    def files(self) -> list[str]:
+        """The entries an earlier export wrote here (its metadata's ``files``): plain names
+        only, so that a doctored file cannot point ``--overwrite`` outside the directory."""
+        listed = self.read_meta().get("files", [])
+        names = [n for n in listed if isinstance(n, str)] if isinstance(listed, list) else []
+        return [n for n in names if n not in ("", ".", "..") and Path(n).name == n]
+
+
+def check_export_target(out: Path, *, overwrite: bool) -> None:
+    """Refuse ``out`` as an export's destination before any work, by the rules of run
+    directories: a new or empty directory takes an export; an earlier export is replaced
+    only with ``overwrite``; a run directory or a directory that is not nlpkit's never is,
+    and ``overwrite`` never deletes where the user's own files are (:func:`_refuse_protected`)."""
+    if overwrite:
+        _refuse_protected(out, ())
+    if out.exists() and not out.is_dir():
+        raise RunDirError(f"{out} is a file, not a directory; choose another output directory")
+    names = _entries(out)
+    if names and MARKER in names:
+        raise RunDirError(f"{out} is an nlpkit run directory; export into another directory")
+    if names and EXPORT_META not in names:
+        raise RunDirError(
+            f"output directory {out} is not empty and is not an nlpkit export (it has no {EXPORT_META} file); "
+            f"it holds {_some(names)}. nlpkit neither writes into nor deletes such a directory, not even with "
+            "--overwrite: choose another, or empty it yourself"
+        )
+    if names and not overwrite:
+        raise RunDirError(f"{out} already holds an export; replace it with --overwrite, or choose another directory")
+    why = unwritable(out)
+    if why:
+        raise RunDirError(f"cannot export to {out}: {why}")
+
+
+@contextmanager
+def staged_export(out: Path) -> Iterator[ExportDir]:
+    """A new directory beside ``out`` to write an export into. When the block ends without
+    error it takes ``out``'s place (an earlier export there is replaced: the entries it
+    listed are deleted, others stay); on an error or Ctrl-C it is deleted and ``out`` is
+    left as it was. Call :func:`check_export_target` first."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    clean_partials(out.parent, out.name)
+    stage = out.with_name(f".{out.name}.partial{os.getpid()}-{_HOST}")
+    stage.mkdir()
+    try:
+        yield ExportDir(stage)
+        _install_export(stage, out)
+    finally:
+        if stage.is_dir():
+            shutil.rmtree(stage)
+
+
+def _install_export(stage: Path, out: Path) -> None:
+    names = _entries(out)
+    if not names:
+        if out.is_dir():
+            out.rmdir()
+        stage.rename(out)
+        return
+    old = ExportDir(out)
+    listed = set(old.files()) | {EXPORT_META}
+    kept = names - listed
+    clash = sorted(kept & _entries(stage))
+    if clash:
+        raise RunDirError(f"{out} holds {_some(clash)}, not written by the earlier export; move it away first")
+    old.meta.unlink()  # first: a half-replaced export is never taken for a whole one
+    for name in sorted(listed & names - {EXPORT_META}):
+        path = out / name
+        shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink(missing_ok=True)
+    for entry in sorted(stage.iterdir(), key=lambda p: p.name == EXPORT_META):  # the metadata last
+        entry.replace(out / entry.name)
+    log.info("--overwrite: replaced the export in %s", out)
+    if kept:
+        log.warning("--overwrite: %s also holds %s, not part of the export: left in place", out, _some(kept))
 
 
 _PARTIAL = re.compile(r"^\.(?P<name>.+)\.partial(?P<pid>\d+)(?:-(?P<host>[A-Za-z0-9_.-]*))?$")
@@ -458,7 +598,10 @@ def clean_partials(folder: Path, name: str | None = None) -> int:
         if match is None or (name is not None and match["name"] != name):
             continue
         if match["host"] in (None, _HOST) and not _alive(int(match["pid"])):
-            path.unlink(missing_ok=True)
+            if path.is_dir() and not path.is_symlink():  # a staged export (:func:`staged_export`)
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
             removed += 1
     return removed
 

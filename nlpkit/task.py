@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Iterator, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Generic, Iterator, Mapping, Sequence, TypeVar
 
 from pydantic import create_model
 
@@ -71,6 +71,43 @@ class TaskSettings:
             source=str(recipe.source),
             encoder_checkpoint=encoder.name if encoder.init == "pretrained" else None,
         )
+
+
+Batch = dict[str, "torch.Tensor"]
+Compare = Callable[[Callable[[Batch], Any], Batch, Any], Mapping[str, tuple["torch.Tensor", "torch.Tensor"]]]
+"""``(nlpkit, batch, hf_output) -> {name: (nlpkit's tensor, transformers' tensor)}``:
+``nlpkit(batch_with_extras)`` runs nlpkit's model (encoder and head) and returns the
+head's output; ``batch`` holds the encoder inputs (``input_ids``, ``attention_mask``,
+``token_type_ids``) of one unpadded sequence; ``hf_output`` is the exported model's
+output on them. The export fails unless every pair agrees."""
+
+
+@dataclass
+class HfHead:
+    """How a task's head maps onto a transformers model class: what
+    :meth:`Task.hf_head` returns for ``nlpkit export --format hf``."""
+
+    architecture: str
+    """The model class: one of transformers (``BertForSequenceClassification``) or of
+    :mod:`nlpkit.export.modeling_nlpkit` (shipped with the export, ``trust_remote_code``)."""
+    auto_class: str
+    """The ``transformers`` auto class that loads it (``AutoModelForSequenceClassification``)."""
+    weights: dict[str, "torch.Tensor"]
+    """The head's tensors, named as in ``architecture`` (``classifier.weight``); the
+    encoder's are the core's (under the class's base-model prefix, ``bert.``)."""
+    compare: Compare
+    """The outputs that must agree between nlpkit's model and the export."""
+    config: dict[str, Any] = field(default_factory=dict)
+    """Entries of ``config.json``: ``num_labels``, ``id2label``, ``problem_type``, ..."""
+    also_loads: tuple[str, ...] = ()
+    """Other auto classes that load the export (``AutoModelForMaskedLM``)."""
+    pipeline: str | None = None
+    """The ``transformers.pipeline`` task that serves it, if one does."""
+    beside: dict[str, dict[str, "torch.Tensor"]] = field(default_factory=dict)
+    """Further safetensors files, by name, for what transformers has no place for (a CRF's
+    transitions); the model card says what plain transformers leaves out."""
+    notes: tuple[str, ...] = ()
+    """What a user of plain transformers must know (model card): what it decodes otherwise."""
 
 
 class Counts:
@@ -198,6 +235,12 @@ class Task(ABC, Generic[ExampleT]):
         A head that ignores ``encoder_output.pooler_output`` sets the attribute
         ``uses_pooler = False``: the encoder then drops its pooler (distributed training
         rejects parameters that get no gradient)."""
+
+    def hf_head(self, encoder: "PreTrainedModel", head: "torch.nn.Module") -> HfHead:
+        """The head as a transformers model class (``nlpkit export --format hf``); the
+        default refuses, so that a task that does not map its head never exports a model
+        whose head transformers would fill at random."""
+        raise NlpkitError(f"task {self.name} cannot be exported to transformers (its plugin does not map its head)")
 
     # -- evaluation and prediction ---------------------------------------------
     def split_outputs(self, output: Any, batch: dict[str, "torch.Tensor"]) -> list[Any]:

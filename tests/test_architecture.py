@@ -30,10 +30,11 @@ ELSEWHERE = {
 
 
 def modules() -> dict[str, Path]:
+    """Every module of the package, subpackages (nlpkit.export) included."""
     found = {}
-    for path in sorted(PACKAGE.glob("*.py")):
-        name = "nlpkit" if path.stem == "__init__" else f"nlpkit.{path.stem}"
-        found[name] = path
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = ["nlpkit", *path.relative_to(PACKAGE).with_suffix("").parts]
+        found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
     return found
 
 

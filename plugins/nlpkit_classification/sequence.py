@@ -20,6 +20,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import evaluate
     import torch
 
+    from nlpkit.task import HfHead
+
 
 class Labelled(Protocol):
     """An example: its gold label (None when unlabelled) and the line it was read from."""
@@ -110,6 +112,11 @@ class SequenceTask(Task[ExampleT]):
         return SequenceHead(
             encoder.config.hidden_size, self.strategy.num_outputs(), head.dropout, head.pooling, self.strategy.loss
         )
+
+    def hf_head(self, encoder: Any, head: Any) -> "HfHead":
+        from nlpkit_classification.export import sequence_hf_head
+
+        return sequence_hf_head(head, self.strategy)
 
     def split_outputs(self, output: "torch.Tensor", batch: dict[str, "torch.Tensor"]) -> list[Any]:
         return list(output.detach().float().cpu().numpy())  # one output vector per example
