@@ -75,7 +75,7 @@ def describe(meta: dict[str, Any], recipe: dict[str, Any]) -> str:
     details = meta.get(meta["format"], {})
     encoder = (recipe.get("encoder") or {}).get("name", "?")
     lines = [
-        f"A `{meta['task']}` model trained with [nlpkit](https://pypi.org/project/nlpkit/) {meta['nlpkit']} "
+        f"A `{meta['task']}` model trained with nlpkit {meta['nlpkit']} "
         f"(task plugin `{meta.get('plugin')}` {meta.get('plugin_version')}) on the encoder `{encoder}`, "
         f"exported as `{meta['format']}`"
         + (f": transformers class `{details['architecture']}`." if details.get("architecture") else "."),

@@ -187,7 +187,7 @@ def _compare(spec: "HfHead", predictor: "Predictor", loaded: "PreTrainedModel", 
         difference = float((ours.float() - theirs.float()).abs().max()) if ours.numel() else 0.0
         if not difference <= TOLERANCE:
             raise NlpkitError(
-                f"the export does not compute what nlpkit's model does: {name} differs by {difference:.3g} "
+                f"the export does not compute what nlpkit's model does: {name} differ by {difference:.3g} "
                 f"(allowed {TOLERANCE:g}); nothing was written"
             )
         worst = max(worst, difference)
