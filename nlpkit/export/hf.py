@@ -136,7 +136,7 @@ def verify(path: Path, spec: "HfHead", predictor: "Predictor", *, trust_remote_c
     import transformers
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)  # as the card says
     for text in SAMPLE_TEXTS:
         if tokenizer(text)["input_ids"] != predictor.tokenizer(text)["input_ids"]:
             raise NlpkitError(f"the exported tokenizer reads {text!r} otherwise than the run's")
