@@ -215,12 +215,12 @@ def evaluate(target: str, overrides: tuple[str, ...], data_path: Path | None, re
              predictions_path: Path | None) -> None:
     """Score TARGET on labelled data; prints metrics as JSON.
 
-    TARGET is a run directory (with --data), or with --recipe any checkpoint: a model
+    TARGET is a run directory or an export (with --data), or with --recipe any checkpoint: a model
     directory, an alias, or a run directory, scored with the recipe's task, data and
     OVERRIDES (e.g. held-out perplexity of the encoder a pre-training run starts from).
     """
     from nlpkit.predictor import Predictor
-    from nlpkit.rundir import RunDir
+    from nlpkit.rundir import ExportDir, RunDir
 
     if recipe_path is not None:
         from nlpkit.evaluation import evaluate_checkpoint
@@ -229,9 +229,9 @@ def evaluate(target: str, overrides: tuple[str, ...], data_path: Path | None, re
             raise NlpkitError("--predictions applies to run directories only, not to --recipe evaluations")
         metrics = evaluate_checkpoint(recipe_path, target, overrides, data=data_path)
     else:
-        if not RunDir(target).finished:
+        if not RunDir(target).finished and not ExportDir(Path(target)).is_export:
             raise NlpkitError(
-                f"{target} is not a finished nlpkit run directory; to score a plain checkpoint "
+                f"{target} is neither a finished nlpkit run directory nor an export; to score a plain checkpoint "
                 "give a recipe: nlpkit evaluate CHECKPOINT --recipe RECIPE"
             )
         if data_path is None:

@@ -97,7 +97,7 @@ def _writer(format: str) -> Writer:
         ) from None
 
     def write_onnx(predictor: "Predictor", run: Any, stage: "ExportDir", quantize: str | None) -> dict[str, Any]:
-        return export_onnx(run.model_dir, stage.path, quantize=quantize) or {}
+        return export_onnx(predictor, stage.path, quantize=quantize)
 
     return write_onnx
 
