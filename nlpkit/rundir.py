@@ -31,7 +31,8 @@ An export (``nlpkit export RUN_DIR OUT``) is a directory that another library lo
                                                     version, the files the export wrote
       README.md                    .card            the model card (Hub format)
       model.safetensors            .weights         the format's own files: config.json,
-      ...                                           weights, tokenizer files; model.onnx ...
+      ...                                           weights, tokenizer files
+      model.onnx                   .onnx_model      the ONNX graph (--format onnx)
       nlpkit/                      .saved           ModelDir: what nlpkit reads back
         task.json, recipe.yaml     .task_file, .recipe   as in a run's model/
         config.json, head.safetensors                  the encoder's config, the head
@@ -91,6 +92,8 @@ EXPORT_STATE = "nlpkit"
 WEIGHTS = "model.safetensors"
 """The weights transformers' ``save_pretrained`` writes (one file: nlpkit's models are small)."""
 MODEL_CARD = "README.md"
+ONNX_MODEL = "model.onnx"
+"""An ONNX export's graph: the encoder and the head, int8 when quantized."""
 PREDICTION_SUFFIX = {"jsonl": ".jsonl", "conll": ".conll", "squad": ".json"}
 """File suffix of each prediction format; any other format ``f`` is written as ``.f``."""
 
@@ -229,6 +232,10 @@ class ExportDir:
     @property
     def weights(self) -> Path:
         return self.path / WEIGHTS
+
+    @property
+    def onnx_model(self) -> Path:
+        return self.path / ONNX_MODEL
 
     @property
     def saved(self) -> ModelDir:

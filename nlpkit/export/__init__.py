@@ -16,7 +16,7 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from nlpkit.errors import NlpkitError
 
@@ -77,10 +77,9 @@ def _check_options(format: str, quantize: str | None) -> None:
         raise NlpkitError(f"--quantize applies to --format onnx only, not {format}")
 
 
-Writer = Callable[["Predictor", "RunDir", "ExportDir", "str | None"], dict[str, Any]]
-"""``(predictor, run, stage, quantize) -> details``: writes a format's files into
-``stage``; ``details`` go into the metadata under the format's name (``labels``, if
-given, to the top)."""
+Writer = Any
+"""``(predictor, run, stage, quantize) -> dict``: writes a format's files into ``stage``
+and returns what the metadata records of them."""
 
 
 def _writer(format: str) -> Writer:
@@ -98,12 +97,12 @@ def _writer(format: str) -> Writer:
         ) from None
 
     def write_onnx(predictor: "Predictor", run: "RunDir", stage: "ExportDir", quantize: str | None) -> dict[str, Any]:
-        return export_onnx(run.model_dir, stage.path, quantize=quantize) or {}
+        return export_onnx(predictor, stage.path, quantize=quantize)
 
     return write_onnx
 
 
-def _write_nlpkit_state(run: "RunDir", stage: "ExportDir") -> None:
+def _write_nlpkit_state(run: Any, stage: "ExportDir") -> None:
     """The task state, the recipe and the encoder's config from the run's ``model/``:
     nlpkit builds the task and the encoder from them when it loads the export."""
     saved = stage.saved

@@ -44,10 +44,17 @@ class TokenClassifier(nn.Module):
         self.crf = crf
 
     def forward(self, encoder_output: Any, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        logits = self.classifier(self.dropout(hidden_states(encoder_output)))
-        out = {"logits": logits}
+        return self.finish(self.graph_forward(encoder_output, batch), batch)
+
+    def graph_forward(self, encoder_output: Any, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The emissions: a fixed tensor graph (what an ONNX export holds)."""
+        return {"logits": self.classifier(self.dropout(hidden_states(encoder_output)))}
+
+    def finish(self, out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The CRF's part, run in Python: its Viterbi loop is as long as the sentence."""
         if self.crf is None:
             return out
+        logits = out["logits"]
         mask = batch["label_mask"] > 0  # padded with -100 by pad_features
         order, cmask = compact(mask)
         emissions = logits.gather(1, order.unsqueeze(-1).expand(-1, -1, logits.shape[-1]))
