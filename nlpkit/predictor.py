@@ -41,9 +41,9 @@ class Predictor:
         file, a task state the task cannot restore, or a head file that does not hold
         exactly the head's tensors (a random head would predict differently each time)."""
         from safetensors import SafetensorError
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoTokenizer
 
-        from nlpkit.encoder import quiet_transformers
+        from nlpkit.encoder import load_saved_encoder, quiet_transformers, transformers_quiet
         from nlpkit.model import TaskModel
         from nlpkit.plugins import get_task
         from nlpkit.recipe import build_recipe, read_yaml
@@ -57,11 +57,13 @@ class Predictor:
         task = get_task(meta["task"], source=str(saved.task_file))(TaskSettings.of(recipe))
         _restore_state(task, meta, saved.task_file)
         try:
-            tokenizer = AutoTokenizer.from_pretrained(saved.path)
-            encoder = AutoModel.from_pretrained(saved.path)
+            with transformers_quiet():
+                tokenizer = AutoTokenizer.from_pretrained(saved.path)
+            encoder, missing = load_saved_encoder(saved.path)
             head = task.build_head(encoder)
         except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
             raise _unloadable(saved.path, exc) from None
+        _check_encoder(missing, head, saved.path)
         _load_head(head, saved.head_file, task.name)
         model = TaskModel(encoder, head)
         return cls(
@@ -70,10 +72,11 @@ class Predictor:
         )
 
     # -- prediction ----------------------------------------------------------------
-    def predict(self, inputs: Any = None, /, **fields: Any) -> Any:
+    def predict(self, inputs: Any = None, /, *, batch_size: int | None = None, **fields: Any) -> Any:
         """``predict("text")`` -> one prediction; ``predict([...])`` -> a list, one
         prediction per input in the same order; ``predict(question=..., context=...)`` ->
-        one prediction from named fields.
+        one prediction from named fields. ``batch_size``: inputs per forward pass (default:
+        the run's ``train.eval_batch_size``); the predictions do not depend on it.
 
         An input whose text is empty or only whitespace is refused with
         :class:`~nlpkit.errors.InputError` (training refuses such texts too): a string,
@@ -83,7 +86,7 @@ class Predictor:
             if inputs is not None:
                 raise TypeError("give inputs either positionally or as keyword fields, not both")
             check_inputs([fields], single=True)
-            return self.predict_examples(self.examples_from_inputs([fields]))[0]
+            return self.predict_examples(self.examples_from_inputs([fields]), batch_size=batch_size)[0]
         if inputs is None:
             raise TypeError("predict() needs inputs")
         if isinstance(inputs, (bytes, bytearray)) or not isinstance(inputs, (str, dict, Iterable)):
@@ -99,7 +102,7 @@ class Predictor:
         )
         batch = [inputs] if single else list(inputs)
         check_inputs(batch, single=single)
-        predictions = self.predict_examples(self.examples_from_inputs(batch))
+        predictions = self.predict_examples(self.examples_from_inputs(batch), batch_size=batch_size)
         return predictions[0] if single else predictions
 
     def examples_from_inputs(self, inputs: Sequence[Any]) -> list[Any]:
@@ -113,7 +116,9 @@ class Predictor:
             )
         return examples
 
-    def predict_examples(self, examples: Sequence[Any], features: Sequence[Feature] | None = None) -> list[dict[str, Any]]:
+    def predict_examples(
+        self, examples: Sequence[Any], features: Sequence[Feature] | None = None, *, batch_size: int | None = None
+    ) -> list[dict[str, Any]]:
         """Predictions for the task's own examples (what ``task.read`` or
         ``task.examples_from_inputs`` return), one per example; ``features`` when they
         are already encoded."""
@@ -123,7 +128,7 @@ class Predictor:
             return []
         if features is None:
             features = encode(self.task, examples, self.tokenizer, training=False, desc="tokenizing")
-        outputs = self.infer(features)
+        outputs = self.infer(features, batch_size=batch_size)
         predictions = self.task.decode(examples, features, outputs)
         if len(predictions) != len(examples):
             raise PluginError(
@@ -141,14 +146,16 @@ class Predictor:
         metrics = compute_metrics(self.task, examples, predictions) if self.task.has_labels(examples) else {}
         return predictions, metrics
 
-    def infer(self, features: Sequence[Feature]) -> list[Any]:
-        """Head outputs per feature, in feature order (batched longest first)."""
+    def infer(self, features: Sequence[Feature], *, batch_size: int | None = None) -> list[Any]:
+        """Head outputs per feature, in feature order (batched longest first, so that a
+        batch holds features of similar lengths and little padding)."""
         import torch
         from tqdm.auto import tqdm
 
         from nlpkit.data import eval_loader
 
-        loader = eval_loader(self.task, features, self.tokenizer, self.batch_size, pad_to_multiple_of=self.pad_to_multiple_of)
+        size = self.batch_size if batch_size is None else _positive(batch_size)
+        loader = eval_loader(self.task, features, self.tokenizer, size, pad_to_multiple_of=self.pad_to_multiple_of)
         rows: dict[int, Any] = {}
         with torch.inference_mode(), self._autocast():
             for batch in tqdm(loader, desc="predicting", unit="batch", disable=len(loader) < 20):
@@ -247,6 +254,18 @@ def _restore_state(task: Task, meta: dict[str, Any], meta_path: Path) -> None:
         ) from None
 
 
+def _check_encoder(missing: Sequence[str], head: Any, model_dir: Path) -> None:
+    """Refuse an encoder whose files lack tensors that the model uses: they would be
+    random, and predict something else on every load. Only the pooler may be absent,
+    where the head ignores it (a run drops an unused pooler before it trains)."""
+    pooler_unused = not getattr(head, "uses_pooler", True)
+    lacking = [name for name in missing if not (pooler_unused and name.startswith("pooler."))]
+    if lacking:
+        raise RunDirError(
+            f"{model_dir}: the saved encoder lacks tensors {_names(lacking)}; they would be random. Train the run again"
+        )
+
+
 def _load_head(head: Any, path: Path, task_name: str) -> None:
     """Load the head's tensors strictly: every tensor of the head must be in the file and
     nothing else. No shipped head has optional tensors: constant buffers (the CRF's
@@ -277,6 +296,12 @@ def _names(keys: Iterable[str], shown: int = 5) -> str:
 def _unloadable(model_dir: Path, exc: Exception) -> RunDirError:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return RunDirError(f"{model_dir}: the saved model cannot be loaded ({first}); train the run again")
+
+
+def _positive(batch_size: Any) -> int:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    return batch_size
 
 
 def _cuda_available() -> bool:
