@@ -34,6 +34,10 @@ class InputFile:
     path: Path | None
     """None for standard input."""
     lines: list[str]
+    undecodable: DataError | None = None
+    """Where the bytes are not UTF-8 (the lines then hold replacement characters): an
+    error for line-by-line inputs; a task's reader reads its own files in the run's
+    ``data.encoding`` (TREC's Latin-1)."""
 
     @property
     def head(self) -> list[str]:
@@ -41,7 +45,9 @@ class InputFile:
 
 
 def read_input(source: str | Path, stdin: BinaryIO | None = None) -> InputFile:
-    """Read ``source`` (``-``: standard input, or ``stdin`` when given) as UTF-8 text.
+    """Read ``source`` (``-``: standard input, or ``stdin`` when given) as UTF-8 text
+    (bytes that are not UTF-8 are kept as replacement characters, and reported by
+    :func:`parse_lines`).
     Lines end at "\\n" only (a "\\r\\n" ending is stripped, a lone "\\r" stays in the
     text), so that line numbers are those of ``grep -n`` and output rows line up."""
     if str(source) == STDIN:
@@ -51,19 +57,21 @@ def read_input(source: str | Path, stdin: BinaryIO | None = None) -> InputFile:
         name, path = str(source), Path(source)
         raw = path.read_bytes()
     raw = raw.removeprefix(codecs.BOM_UTF8)
+    problem = None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
+        text = raw.decode("utf-8", errors="replace")
         line = raw.count(b"\n", 0, exc.start) + 1
         column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise DataError(
+        problem = DataError(
             name, line, f"not valid utf-8 text (byte 0x{raw[exc.start]:02x} at column {column}); inputs are read as "
             "UTF-8: convert the file (e.g. iconv -t utf-8)"
-        ) from None
+        )
     lines = text.split("\n")
     if lines[-1] == "":  # the end of the last line, not a line
         lines.pop()
-    return InputFile(name, path, [line.removesuffix("\r") for line in lines])
+    return InputFile(name, path, [line.removesuffix("\r") for line in lines], problem)
 
 
 def is_jsonl(source: InputFile) -> bool:
@@ -87,6 +95,8 @@ def parse_lines(source: InputFile, jsonl: bool) -> list[tuple[int, Any]]:
     A blank line is refused, except at the end (editors add them): skipping it would
     shift every later row. A plain-text first line that is only a column name
     (:data:`HEADER_NAMES`) is refused: it is a header, not a text to predict."""
+    if source.undecodable is not None:
+        raise source.undecodable
     inputs: list[tuple[int, Any]] = []
     blank: int | None = None  # the first blank line after the last input
     for number, text in enumerate(source.lines, start=1):

@@ -91,9 +91,11 @@ def test_input_lines_end_at_newline_and_jsonl_is_told_by_content(tmp_path: Path)
     assert parse_lines(read_input(strings), jsonl=True) == [(1, "a quoted text")]
 
 
-def test_undecodable_stdin_names_its_line() -> None:
-    with pytest.raises(DataError, match=r"^<stdin>:2: not valid utf-8 text \(byte 0xef at column 3\)"):
-        read_input("-", io.BytesIO("fine\nna\u00efve\n".encode("latin-1")))
+def test_undecodable_input_is_refused_by_line_but_left_to_a_tasks_reader() -> None:
+    source = read_input("-", io.BytesIO("DESC na\u00efve ?\nHUM who ?\n".encode("latin-1")))
+    assert source.head == ["DESC na\ufffdve ?", "HUM who ?"]  # enough to tell TREC's labelled lines
+    with pytest.raises(DataError, match=r"^<stdin>:1: not valid utf-8 text \(byte 0xef at column 8\)"):
+        parse_lines(source, jsonl=False)
 
 
 def test_a_plain_text_header_is_refused_not_predicted() -> None:
