@@ -11,7 +11,7 @@ from typing import Any, Iterator
 
 import click
 
-from nlpkit.errors import DataError, Interrupted, NlpkitError
+from nlpkit.errors import Interrupted, NlpkitError
 
 
 class _Group(click.Group):
@@ -83,59 +83,6 @@ def run(recipe: Path, overrides: tuple[str, ...], resume: bool, overwrite: bool)
         click.echo(f"run directory: {result.run_dir}")
 
 
-BLANK_LINE = (
-    "blank line: each line is one input and gets one output row; remove the line or give it a text "
-    "(blank lines at the end of the file are ignored)"
-)
-
-
-def _read_inputs(path: Path) -> list[tuple[int, Any]]:
-    """(line number, input), one per line: JSONL (one JSON value per line) for .jsonl/.json
-    files, else one text per line. Lines end at "\\n" only (a "\\r\\n" ending is stripped, a
-    lone "\\r" stays in the text): line numbers are those of ``grep -n``, and output rows
-    line up with them. A blank line is refused, except at the end of the file (editors
-    add them): skipping it would shift every later row."""
-    is_json = path.suffix.lower() in (".jsonl", ".json", ".ndjson")
-    inputs: list[tuple[int, Any]] = []
-    blank: int | None = None  # the first blank line after the last input
-    try:
-        with path.open(encoding="utf-8-sig", newline="\n") as handle:
-            for number, line in enumerate(handle, start=1):
-                text = line.removesuffix("\n").removesuffix("\r") if line.endswith("\n") else line
-                if not text.strip():
-                    blank = blank or number
-                    continue
-                if blank is not None:
-                    raise DataError(path, blank, BLANK_LINE)
-                inputs.append((number, _parse_json(path, number, text) if is_json else text))
-    except UnicodeDecodeError as exc:
-        from nlpkit.data import undecodable
-
-        raise undecodable(path, exc, "inputs are read as UTF-8: convert the file (e.g. iconv -t utf-8)") from None
-    if not inputs:
-        raise DataError(path, None, "no inputs: the file is empty or holds only blank lines")
-    return inputs
-
-
-def _parse_json(path: Path, number: int, text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataError(path, number, f"not valid JSON: {exc.msg}") from None
-
-
-def _check_texts(path: Path, inputs: list[tuple[int, Any]]) -> None:
-    """The core's empty-text rule (:func:`nlpkit.predictor.check_inputs`), by line."""
-    from nlpkit.errors import InputError
-    from nlpkit.predictor import check_inputs
-
-    try:
-        check_inputs([value for _, value in inputs])
-    except InputError as exc:
-        line = inputs[exc.index][0] if exc.index is not None else None
-        raise DataError(path, line, exc.reason) from None
-
-
 def _check_writable(path: Path) -> None:
     """Refuse an --output path that cannot be written before the model loads and runs.
     Missing folders are created when writing (as before); the nearest existing one must
@@ -149,57 +96,39 @@ def _check_writable(path: Path) -> None:
         raise NlpkitError(f"--output {path} cannot be written: the directory {folder} is not writable")
 
 
-def _examples(predictor: Any, path: Path, inputs: list[tuple[int, Any]]) -> list[Any]:
-    """The task's examples for ``inputs``; a bad input is reported with its line."""
-    try:
-        return predictor.examples_from_inputs([value for _, value in inputs])
-    except NlpkitError as exc:
-        for number, value in inputs:  # which line: only on the error path
-            try:
-                predictor.examples_from_inputs([value])
-            except NlpkitError:
-                raise DataError(path, number, str(exc)) from None
-        raise
-
-
-def _row(number: int, value: Any, prediction: dict[str, Any]) -> dict[str, Any]:
-    """One JSONL output row: the input's line number, a JSONL object's ``id``, then the
-    prediction, so that rows can be matched to inputs without counting."""
-    row: dict[str, Any] = {"line": number}
-    if isinstance(value, dict) and "id" in value:
-        row["id"] = value["id"]
-    row.update((key, item) for key, item in prediction.items() if key not in row)
-    return row
+def _keep(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
+    """``--keep a --keep b`` or ``--keep a,b``."""
+    return tuple(name.strip() for item in value for name in item.split(",") if name.strip())
 
 
 @main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--input", "input_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="JSONL (one input per line) or plain text (one text per line).")
+@click.option("--input", "input_path", required=True, type=click.Path(exists=True, dir_okay=False, allow_dash=True),
+              help="Plain text (one text per line), JSONL (one input per line), a file in the task's data format "
+              "(CoNLL, SQuAD JSON, a TSV/CSV table), or - for standard input.")
 @click.option("--output", "output_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write here instead of standard output.")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Inputs per forward pass (default: the run's "
+              "train.eval_batch_size); predictions do not depend on it.")
+@click.option("--keep", multiple=True, callback=_keep, metavar="FIELD",
+              help="Copy this field of each JSONL input (or 'text', a plain line's text) into its output row; "
+              "repeat it or give a comma-separated list.")
 @click.option("--format", "fmt", default="jsonl", show_default=True, help="Output format (jsonl, or a task's own).")
-def predict(run_dir: Path, input_path: Path, output_path: Path | None, fmt: str) -> None:
-    """Predict INPUT with the model of RUN_DIR: one output row per input line, with its
-    line number ("line") and a JSONL object's "id"."""
+def predict(run_dir: Path, input_path: str, output_path: Path | None, batch_size: int | None, keep: tuple[str, ...],
+            fmt: str) -> None:
+    """Predict INPUT with the model of RUN_DIR: one JSONL row per input line, in order,
+    with its line number ("line") and a JSONL object's "id"."""
+    from nlpkit.inputs import read_input
+    from nlpkit.predict_file import predict_input
     from nlpkit.predictor import Predictor, read_meta
 
-    # The quick checks first: nothing is loaded until the run, output and inputs are usable.
+    # The quick checks first: nothing is loaded until the run, output and input are usable.
     read_meta(run_dir)
     if output_path is not None:
         _check_writable(output_path)
-    inputs = _read_inputs(input_path)
-    _check_texts(input_path, inputs)
+    source = read_input(input_path, click.get_binary_stream("stdin"))
     predictor = Predictor.load(run_dir)
-    examples = _examples(predictor, input_path, inputs)
-    predictions = predictor.predict_examples(examples)
-    if fmt == "jsonl":
-        lines: Iterator[str] = (
-            json.dumps(_row(number, value, p), ensure_ascii=False) for (number, value), p in zip(inputs, predictions)
-        )
-    else:
-        lines = predictor.render(examples, predictions, fmt)
-    _emit(lines, output_path)
+    _emit(iter(predict_input(predictor, source, fmt=fmt, keep=keep, batch_size=batch_size)), output_path)
 
 
 @main.command()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from nlpkit.errors import RecipeError
 from nlpkit.plugins import resolve_encoder
@@ -25,6 +26,35 @@ def quiet_transformers() -> None:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
+
+
+@contextlib.contextmanager
+def transformers_quiet() -> Iterator[None]:
+    """transformers logs only errors within the block, whatever its verbosity was (the
+    ``TRANSFORMERS_VERBOSITY`` above counts only when nlpkit is imported first).
+    Its load report calls every tensor absent from the files "newly initialized... you
+    should probably TRAIN this model", the unused pooler a run leaves out included:
+    callers that load a model check what is missing themselves."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+
+
+def load_saved_encoder(path: Path) -> tuple["PreTrainedModel", list[str]]:
+    """The encoder saved in a run's model directory, loaded quietly, and the names of
+    its tensors that the files lack (they hold random weights): the caller decides
+    whether that is expected (the pooler of a head that ignores it) or damage."""
+    from transformers import AutoModel
+
+    with transformers_quiet():
+        encoder, info = AutoModel.from_pretrained(path, output_loading_info=True)
+    missing = {*info.get("missing_keys", ()), *info.get("mismatched_keys", ())}
+    return encoder, sorted(map(str, missing))
 
 
 def train_wordpiece(

@@ -54,6 +54,18 @@ def load_head(head: Any, path: Path, task_name: str) -> None:
         )
 
 
+def check_encoder(missing: Iterable[str], head: Any, model_dir: Path) -> None:
+    """Refuse an encoder whose files lack tensors that the model uses: they would be
+    random, and predict something else on every load. Only the pooler may be absent,
+    where the head ignores it (a run drops an unused pooler before it trains)."""
+    pooler_unused = not getattr(head, "uses_pooler", True)
+    lacking = [name for name in missing if not (pooler_unused and name.startswith("pooler."))]
+    if lacking:
+        raise RunDirError(
+            f"{model_dir}: the saved encoder lacks tensors {_names(lacking)}; they would be random. Train the run again"
+        )
+
+
 def _names(keys: Iterable[str], shown: int = 5) -> str:
     names = sorted(keys)
     more = f" and {len(names) - shown} more" if len(names) > shown else ""

@@ -44,9 +44,9 @@ class Predictor:
         ``run_dir`` may also be an export directory (``nlpkit export``): its format's
         loader (:mod:`nlpkit.export.formats`) supplies the model."""
         from safetensors import SafetensorError
-        from transformers import AutoModel
 
-        from nlpkit.model import TaskModel, load_head
+        from nlpkit.encoder import load_saved_encoder
+        from nlpkit.model import TaskModel, check_encoder, load_head
 
         exported = ExportDir(Path(run_dir))
         if exported.is_export:
@@ -56,10 +56,11 @@ class Predictor:
         task, recipe = _saved_task(saved, meta)
         tokenizer = _tokenizer(saved.path)
         try:
-            encoder = AutoModel.from_pretrained(saved.path)
+            encoder, missing = load_saved_encoder(saved.path)
             head = task.build_head(encoder)
         except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
             raise _unloadable(saved.path, exc) from None
+        check_encoder(missing, head, saved.path)
         load_head(head, saved.head_file, task.name)
         model = TaskModel(encoder, head)
         return cls(
@@ -81,10 +82,11 @@ class Predictor:
         )
 
     # -- prediction ----------------------------------------------------------------
-    def predict(self, inputs: Any = None, /, **fields: Any) -> Any:
+    def predict(self, inputs: Any = None, /, *, batch_size: int | None = None, **fields: Any) -> Any:
         """``predict("text")`` -> one prediction; ``predict([...])`` -> a list, one
         prediction per input in the same order; ``predict(question=..., context=...)`` ->
-        one prediction from named fields.
+        one prediction from named fields. ``batch_size``: inputs per forward pass (default:
+        the run's ``train.eval_batch_size``); the predictions do not depend on it.
 
         An input whose text is empty or only whitespace is refused with
         :class:`~nlpkit.errors.InputError` (training refuses such texts too): a string,
@@ -94,7 +96,7 @@ class Predictor:
             if inputs is not None:
                 raise TypeError("give inputs either positionally or as keyword fields, not both")
             check_inputs([fields], single=True)
-            return self.predict_examples(self.examples_from_inputs([fields]))[0]
+            return self.predict_examples(self.examples_from_inputs([fields]), batch_size=batch_size)[0]
         if inputs is None:
             raise TypeError("predict() needs inputs")
         if isinstance(inputs, (bytes, bytearray)) or not isinstance(inputs, (str, dict, Iterable)):
@@ -110,7 +112,7 @@ class Predictor:
         )
         batch = [inputs] if single else list(inputs)
         check_inputs(batch, single=single)
-        predictions = self.predict_examples(self.examples_from_inputs(batch))
+        predictions = self.predict_examples(self.examples_from_inputs(batch), batch_size=batch_size)
         return predictions[0] if single else predictions
 
     def examples_from_inputs(self, inputs: Sequence[Any]) -> list[Any]:
@@ -124,7 +126,9 @@ class Predictor:
             )
         return examples
 
-    def predict_examples(self, examples: Sequence[Any], features: Sequence[Feature] | None = None) -> list[dict[str, Any]]:
+    def predict_examples(
+        self, examples: Sequence[Any], features: Sequence[Feature] | None = None, *, batch_size: int | None = None
+    ) -> list[dict[str, Any]]:
         """Predictions for the task's own examples (what ``task.read`` or
         ``task.examples_from_inputs`` return), one per example; ``features`` when they
         are already encoded."""
@@ -134,7 +138,7 @@ class Predictor:
             return []
         if features is None:
             features = encode(self.task, examples, self.tokenizer, training=False, desc="tokenizing")
-        outputs = self.infer(features)
+        outputs = self.infer(features, batch_size=batch_size)
         predictions = self.task.decode(examples, features, outputs)
         if len(predictions) != len(examples):
             raise PluginError(
@@ -152,14 +156,16 @@ class Predictor:
         metrics = compute_metrics(self.task, examples, predictions) if self.task.has_labels(examples) else {}
         return predictions, metrics
 
-    def infer(self, features: Sequence[Feature]) -> list[Any]:
-        """Head outputs per feature, in feature order (batched longest first)."""
+    def infer(self, features: Sequence[Feature], *, batch_size: int | None = None) -> list[Any]:
+        """Head outputs per feature, in feature order (batched longest first, so that a
+        batch holds features of similar lengths and little padding)."""
         import torch
         from tqdm.auto import tqdm
 
         from nlpkit.data import eval_loader
 
-        loader = eval_loader(self.task, features, self.tokenizer, self.batch_size, pad_to_multiple_of=self.pad_to_multiple_of)
+        size = self.batch_size if batch_size is None else _positive(batch_size)
+        loader = eval_loader(self.task, features, self.tokenizer, size, pad_to_multiple_of=self.pad_to_multiple_of)
         rows: dict[int, Any] = {}
         with torch.inference_mode(), self._autocast():
             for batch in tqdm(loader, desc="predicting", unit="batch", disable=len(loader) < 20):
@@ -271,10 +277,13 @@ def _tokenizer(path: Path, config_dir: Path | None = None) -> Any:
     know: it would warn about it)."""
     from transformers import AutoConfig, AutoTokenizer
 
+    from nlpkit.encoder import transformers_quiet
+
     try:
         config = AutoConfig.from_pretrained(config_dir) if config_dir is not None else None
         # Never run code from the directory: nlpkit's own classes load what it exported.
-        return AutoTokenizer.from_pretrained(path, config=config, trust_remote_code=False)
+        with transformers_quiet():
+            return AutoTokenizer.from_pretrained(path, config=config, trust_remote_code=False)
     except (OSError, ValueError) as exc:
         raise _unloadable(path, exc) from None
 
@@ -302,6 +311,12 @@ def _unloadable(model_dir: Path, exc: Exception) -> RunDirError:
     from nlpkit.model import unloadable
 
     return unloadable(model_dir, exc)
+
+
+def _positive(batch_size: Any) -> int:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    return batch_size
 
 
 def _cuda_available() -> bool:

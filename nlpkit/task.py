@@ -39,6 +39,9 @@ index of its example in the list given to ``encode``). Several features may shar
 example (sliding windows)."""
 
 ENCODER_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+PREDICTION = "prediction"
+"""The ``split`` that ``read`` gets for a file given to ``nlpkit predict``: its rows may
+lack gold labels (present ones are kept, as in an evaluation split)."""
 
 
 @dataclass(frozen=True)
@@ -171,11 +174,22 @@ class Task(ABC, Generic[ExampleT]):
     @abstractmethod
     def read(self, path: Path, split: str) -> list[ExampleT]:
         """Read a data file into typed examples; bad rows raise
-        :class:`nlpkit.errors.DataError` (or are skipped when ``data.on_error: skip``)."""
+        :class:`nlpkit.errors.DataError` (or are skipped when ``data.on_error: skip``).
+        ``split`` is "train", "validation", "test", "evaluation" (``nlpkit evaluate``) or
+        :data:`PREDICTION` (``nlpkit predict``: gold labels may be absent)."""
 
     def examples_from_inputs(self, inputs: Sequence[Any]) -> list[ExampleT]:
         """Turn what a user passes to ``predict`` (strings, tuples, dicts) into examples."""
         raise NlpkitError(f"task {self.name} does not predict from raw inputs")
+
+    def input_format(self, lines: Sequence[str]) -> str | None:
+        """Whether a file given to ``nlpkit predict`` is in this task's own data format
+        (what ``read`` reads: CoNLL columns, SQuAD JSON, a labelled table), judged from
+        its first lines (without line ends): the format's name for messages, or None for
+        the core's inputs (one text, or one JSON value, per line). ``nlpkit predict``
+        reads a file so recognised with ``read`` rather than line by line, where its
+        columns would be taken for text. Default: None."""
+        return None
 
     def texts(self, examples: Sequence[ExampleT]) -> Iterator[str]:
         """The raw texts of the examples (vocabulary extension, tokenizer training)."""

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
+
+if TYPE_CHECKING:  # pragma: no cover
+    from nlpkit.predictor import Predictor
 
 DEFAULT_TEXTS = (
     "the movie was great and the actors were wonderful",
@@ -51,3 +54,26 @@ def tiny_bert(
     )
     BertModel(config).save_pretrained(path)
     return path
+
+
+def untrained_predictor(recipe: Mapping[str, Any]) -> "Predictor":
+    """A :class:`~nlpkit.predictor.Predictor` for ``recipe``'s task, trained on nothing:
+    label maps from its ``data.train``, the encoder of ``encoder.name`` and a random head.
+    For tests of what prediction reads and writes, in a second instead of a training run."""
+    import torch
+
+    from nlpkit.data import read_examples
+    from nlpkit.encoder import load_encoder, load_tokenizer
+    from nlpkit.model import TaskModel
+    from nlpkit.plugins import get_task
+    from nlpkit.predictor import Predictor
+    from nlpkit.recipe import build_recipe
+    from nlpkit.task import TaskSettings
+
+    built = build_recipe(recipe, "<test recipe>")
+    task = get_task(built.task)(TaskSettings.of(built))
+    task.setup(read_examples(task, str(built.data.train), "train"))
+    tokenizer = load_tokenizer(built.encoder)
+    encoder = load_encoder(built.encoder, len(tokenizer))
+    torch.manual_seed(built.train.seed)
+    return Predictor(task, tokenizer, TaskModel(encoder, task.build_head(encoder)))

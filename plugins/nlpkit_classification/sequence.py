@@ -12,9 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol, Sequence, TypeVar
 
-from nlpkit.readers import Column, Record, read_examples
-from nlpkit.task import Counts, Feature, Task, TaskSettings
-from nlpkit_classification.labels import LabelStrategy
+from nlpkit.readers import BadRow, Column, Record, read_examples
+from nlpkit.task import PREDICTION, Counts, Feature, Task, TaskSettings
+from nlpkit_classification.labels import LabelStrategy, as_list, missing
+from nlpkit_classification.tables import table_format
 
 if TYPE_CHECKING:  # pragma: no cover
     import evaluate
@@ -73,10 +74,28 @@ class SequenceTask(Task[ExampleT]):
 
     # -- reading -------------------------------------------------------------------
     def read(self, path: Path, split: str) -> list[ExampleT]:
+        parse = self._parse_if_given if split == PREDICTION else self.parse_label
+
         def example(record: Record) -> ExampleT:
-            return self.inputs.example(record, path, self.parse_label)
+            return self.inputs.example(record, path, parse)
 
         return read_examples(path, self.settings.data, self.inputs.columns(), example)
+
+    def _parse_if_given(self, raw: Any, column: Column, kind: str = "column") -> Any:
+        return None if missing(raw) else self.parse_label(raw, column, kind)
+
+    def input_format(self, lines: Sequence[str]) -> str | None:
+        """A table of this task's rows (TSV, CSV, or labelled lines) is read as such by
+        ``nlpkit predict``: its header and columns are never taken for text."""
+        return table_format(lines, self.settings.data, self.inputs.columns(), self._is_label)
+
+    def _is_label(self, raw: str) -> bool:
+        """Whether a cell holds a label the model predicts (after ``data.label_regex``)."""
+        try:
+            labels = as_list(self.parse_label(raw, 0))
+        except BadRow:
+            return False
+        return bool(labels) and all(label in self.labels for label in labels)
 
     def parse_label(self, raw: Any, column: Column, kind: str = "column") -> Any:
         """A raw label as the task's label; ``kind``: what ``column`` is ("key" in JSON)."""

@@ -9,6 +9,7 @@ drops its sentence and is counted in ``ReadResult.skipped``.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from nlpkit_ner import schemes
 from nlpkit_ner.alignment import split_words
 
 DOCSTART = "-DOCSTART-"
+_TAG = re.compile(r"^(O|[BIESLU]-\S+)$")  # a tag of any scheme nlpkit reads
 
 
 @dataclass
@@ -98,6 +100,25 @@ def _conll_lines(path: Path, options: ReadOptions) -> Iterator[tuple[int, str, l
             else:
                 parts = raw.split()
             yield number, raw, None if not raw.strip() or parts[0] == DOCSTART else parts
+
+
+def looks_like_conll(lines: Sequence[str], separator: str | None = None, tag_column: int = -1) -> bool:
+    """Whether a file's first ``lines`` are CoNLL columns: a -DOCSTART- line first, or
+    two or more word lines of the same width (2 columns or more) whose tag column holds
+    a tag (``O``, ``B-PER``...) on every one. A plain text whose last word is "O" is
+    one line; twenty texts that all end in tags are not plain text."""
+    rows: list[list[str]] = []
+    for line in lines:
+        if not line.strip():
+            continue
+        cells = [c.strip() for c in line.split(separator)] if separator else line.split()
+        if not rows and cells[0] == DOCSTART:
+            return True
+        rows.append(cells)
+    width = len(rows[0]) if rows else 0
+    if len(rows) < 2 or width < 2 or any(len(cells) != width for cells in rows):
+        return False
+    return -width <= tag_column < width and all(_TAG.match(cells[tag_column]) for cells in rows)
 
 
 def _conll_rows(path: Path, options: ReadOptions, fail: Any) -> Iterator[_Rows]:

@@ -20,7 +20,7 @@ from nlpkit.errors import NlpkitError, RecipeError
 from nlpkit.recipe import DataSection, HeadSection
 from nlpkit.task import Counts, Feature, Task, TaskSettings
 from nlpkit_ner import schemes
-from nlpkit_ner.readers import NerExample, ReadOptions, read
+from nlpkit_ner.readers import NerExample, ReadOptions, looks_like_conll, read
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -132,6 +132,14 @@ class NerTask(Task[NerExample]):
                     f"task ner predicts from texts, lists of words, or {{'text'|'tokens': ...}} objects; got {given!r:.80}"
                 )
         return examples
+
+    def input_format(self, lines: Sequence[str]) -> str | None:
+        """CoNLL columns (words and gold tags) are read as such by ``nlpkit predict``,
+        never taken for one text per line."""
+        opts = self.settings.data
+        if opts.format != "jsonl" and looks_like_conll(lines, opts.separator, opts.tag_column):
+            return "CoNLL columns"
+        return None
 
     def texts(self, examples: Sequence[NerExample]) -> Iterator[str]:
         return (e.text if e.text is not None else " ".join(e.words) for e in examples)

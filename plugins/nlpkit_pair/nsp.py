@@ -19,7 +19,7 @@ from pydantic import Field
 from nlpkit.errors import DataError
 from nlpkit.readers import BadRow, Column
 from nlpkit.recipe import DataSection, HeadSection
-from nlpkit.task import Feature, TaskSettings
+from nlpkit.task import PREDICTION, Feature, TaskSettings
 from nlpkit_classification.labels import ClassLabels, missing
 from nlpkit_classification.sequence import SequenceTask
 from nlpkit_pair.pair import PairColumns, PairExample, PairInputs
@@ -92,7 +92,8 @@ class NspTask(SequenceTask[PairExample]):
         return "pairs" if isinstance(record, dict) and "text_a" in record else "corpus"
 
     def read(self, path: Path, split: str) -> list[PairExample]:
-        if self.source(Path(path)) == "pairs":
+        # A file given to nlpkit predict holds the pairs to predict, never a corpus to draw from.
+        if split == PREDICTION or self.source(Path(path)) == "pairs":
             return super().read(path, split)
         opts = self.settings.data
         documents = read_documents(

@@ -12,7 +12,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from nlpkit.errors import DataError
 
@@ -134,6 +134,19 @@ def read_qa(
             continue
         examples.append(example)
     return examples, report
+
+
+def looks_like_squad(lines: Sequence[str]) -> bool:
+    """Whether a file's first ``lines`` begin a SQuAD JSON document: an object that
+    spans lines, or one line that is an object with a 'data' key (not a JSONL row)."""
+    first = next((line for line in lines if line.strip()), "").strip()
+    if not first.startswith("{"):
+        return False
+    try:
+        row = json.loads(first)
+    except json.JSONDecodeError:
+        return True  # the opening of a document written over several lines
+    return isinstance(row, dict) and "data" in row
 
 
 def _first_line_is_an_object(text: str) -> bool:

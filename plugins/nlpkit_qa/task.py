@@ -17,9 +17,9 @@ from pydantic import Field, field_validator, model_validator
 
 from nlpkit.errors import NlpkitError, RecipeError
 from nlpkit.recipe import DataSection, HeadSection, Recipe
-from nlpkit.task import Counts, Feature, Task, TaskSettings
+from nlpkit.task import PREDICTION, Counts, Feature, Task, TaskSettings
 
-from nlpkit_qa.readers import QAExample, read_qa
+from nlpkit_qa.readers import QAExample, looks_like_squad, read_qa
 
 if TYPE_CHECKING:  # pragma: no cover
     import evaluate
@@ -121,7 +121,9 @@ class QATask(Task[QAExample]):
     # -- reading -------------------------------------------------------------------
     def read(self, path: Path, split: str) -> list[QAExample]:
         data = self.settings.data
-        examples, report = read_qa(path, encoding=data.encoding, on_error=data.on_error, unanswerable=self.squad_v2)
+        # Questions to predict need no answers; a v1.1 run reads them as unanswered, not as bad rows.
+        unanswerable = self.squad_v2 or split == PREDICTION
+        examples, report = read_qa(path, encoding=data.encoding, on_error=data.on_error, unanswerable=unanswerable)
         if report.repaired:
             log.warning(
                 "data.%s: %d answer_start values did not point at their answer text and were repaired "
@@ -158,6 +160,11 @@ class QATask(Task[QAExample]):
                 raise NlpkitError(f"{shape} of strings; got {item!r:.80}")
             examples.append(QAExample(str(qid), question, context, has_gold=False, is_impossible=False))
         return examples
+
+    def input_format(self, lines: Sequence[str]) -> str | None:
+        """A SQuAD JSON file is read as such by ``nlpkit predict`` (one prediction per
+        question, with its id); JSONL rows of questions are the core's inputs."""
+        return "SQuAD JSON" if looks_like_squad(lines) else None
 
     def texts(self, examples: Sequence[QAExample]) -> Iterator[str]:
         seen: set[str] = set()
