@@ -89,18 +89,8 @@ def read_splits(task: Task, recipe: Recipe) -> dict[str, Split]:
             continue
         examples = read_examples(task, path, name)
         splits[name] = Split(name, examples, str(path))
-    if data.validation_split and "train" in splits:  # (build_recipe refuses it with data.validation)
-        train = splits["train"]
-        order = list(range(len(train.examples)))
-        random.Random(data.split_seed).shuffle(order)
-        cut = max(1, round(len(order) * data.validation_split))
-        held = sorted(order[:cut])
-        kept = sorted(order[cut:])
-        splits["validation"] = Split(
-            "validation", [train.examples[i] for i in held], train.path,
-            f"{train.path} (seeded {data.validation_split:.0%})",
-        )
-        train.examples = [train.examples[i] for i in kept]
+    if "train" in splits:  # (build_recipe refuses a split fraction together with that split's file)
+        _hold_out(splits, data.test_split, data.validation_split, data.split_seed)
     for name, split in splits.items():
         limit = getattr(data, f"limit_{name}")
         if limit is not None and limit < len(split.examples):
@@ -108,6 +98,27 @@ def read_splits(task: Task, recipe: Recipe) -> dict[str, Split]:
     for name, split in splits.items():
         log.info("data.%s: %d examples from %s", name, len(split.examples), split.source)
     return splits
+
+
+def _hold_out(splits: dict[str, Split], test: float | None, validation: float | None, seed: int) -> None:
+    """Move seeded fractions of the training examples into the test and validation
+    splits: one shuffle, the test part taken first, so a test set does not change with
+    ``validation_split`` (and without ``test_split`` the validation part is the same)."""
+    train = splits["train"]
+    order = list(range(len(train.examples)))
+    random.Random(seed).shuffle(order)
+    taken = 0
+    for name, fraction in (("test", test), ("validation", validation)):
+        if not fraction:
+            continue
+        cut = max(1, round(len(order) * fraction))
+        held = sorted(order[taken : taken + cut])
+        taken += cut
+        source = f"{train.path} (seeded {fraction:.0%}, data.split_seed {seed})"
+        splits[name] = Split(name, [train.examples[i] for i in held], train.path, source)
+    if taken:
+        train.examples = [train.examples[i] for i in sorted(order[taken:])]
+        train.source = f"{train.path} (the rest)"
 
 
 def cache_dir(recipe: Recipe) -> Path:
@@ -200,6 +211,7 @@ def cache_key(task: Task, split: Split, tokenizer: "PreTrainedTokenizerBase") ->
         "file": _file_digest(split.path),
         "split": split.name,
         "n": len(split.examples),
+        **({"source": split.source} if split.source != split.path else {}),  # which part of a split file
         "tokenizer": tokenizer_fingerprint(tokenizer),
         "task": task.name,
         "settings": task.cache_settings(),

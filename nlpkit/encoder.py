@@ -109,7 +109,9 @@ def load_tokenizer(spec: EncoderSection, texts: Iterable[str] | None = None) -> 
 
 
 def load_encoder(spec: EncoderSection, vocab_size: int) -> "PreTrainedModel":
-    """A BERT-family encoder: pretrained weights, or random weights (``init: scratch``)."""
+    """A BERT-family encoder: pretrained weights, or random weights (``init: scratch``)
+    with ``vocab_size`` embedding rows. A tokenizer with more tokens than the pretrained
+    rows needs :func:`nlpkit.vocab.grow_embeddings`."""
     from transformers import AutoConfig, AutoModel, BertConfig
 
     if spec.init == "scratch":
@@ -125,8 +127,6 @@ def load_encoder(spec: EncoderSection, vocab_size: int) -> "PreTrainedModel":
         model = AutoModel.from_pretrained(source, config=config)
     except (OSError, ValueError) as exc:
         raise RecipeError(_not_found(spec.name, source, exc)) from None
-    if model.get_input_embeddings().num_embeddings < vocab_size:
-        model.resize_token_embeddings(vocab_size)
     return model
 
 

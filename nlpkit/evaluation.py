@@ -24,6 +24,7 @@ def evaluate_checkpoint(
     """
     from nlpkit.data import read_examples, read_splits
     from nlpkit.encoder import load_encoder, load_tokenizer
+    from nlpkit.vocab import grow_embeddings
     from nlpkit.errors import RecipeError
     from nlpkit.model import TaskModel
     from nlpkit.plugins import get_task
@@ -53,6 +54,7 @@ def evaluate_checkpoint(
         raise RecipeError(f"{loaded.source}: the recipe has no {split} data (data.{split}); give --data")
     tokenizer = load_tokenizer(loaded.encoder)
     encoder = load_encoder(loaded.encoder, len(tokenizer))
+    grow_embeddings(encoder, tokenizer)  # a row per token, as in the run
     import torch
 
     torch.manual_seed(loaded.train.seed)  # heads missing from the checkpoint start the same way

@@ -12,7 +12,7 @@ import torch.distributed as dist
 
 from nlpkit.model import TaskModel
 from nlpkit.monitor import Monitor, val_key
-from nlpkit.optim import parameter_groups
+from nlpkit.optim import embeddings_lr, parameter_groups, train_new_rows_at
 from nlpkit.scoring import compute_metrics
 from nlpkit.sections import TrainSection
 from nlpkit.task import Feature, Task
@@ -32,6 +32,7 @@ class TaskModule(pl.LightningModule):
         val_examples: Sequence[Any] = (),
         val_features: Sequence[Feature] = (),
         monitor: Monitor | None = None,
+        first_new_token: int | None = None,
     ) -> None:
         super().__init__()
         if not callable(getattr(model.head, "loss", None)):
@@ -49,6 +50,8 @@ class TaskModule(pl.LightningModule):
         self.last_validation: dict[str, Any] = {}
         self.validated_step: int | None = None
         """The optimizer step that ``last_validation`` scored."""
+        self.first_new_token = first_new_token
+        """The first embedding row of tokens added to the vocabulary (``train.new_token_lr``)."""
         self.monitor = monitor
         """The metric that picks the best checkpoint (None without validation data);
         checked at the first validation."""
@@ -164,7 +167,20 @@ class TaskModule(pl.LightningModule):
         # fp16 grad scaler (trainer.precision=16-mixed) needs the plain kernel.
         fused = getattr(self.trainer.precision_plugin, "scaler", None) is None
         optimizer = torch.optim.AdamW(groups, lr=self.train_cfg.lr, fused=fused)
+        self._new_tokens_at_their_lr(optimizer)
         total = int(self.trainer.estimated_stepping_batches)
         warmup = int(self.train_cfg.warmup_ratio * total)
         schedule = get_linear_schedule_with_warmup(optimizer, warmup, total)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+    def _new_tokens_at_their_lr(self, optimizer: torch.optim.Optimizer) -> None:
+        """Added tokens' embedding rows train at ``train.new_token_lr``."""
+        embedding = self.model.encoder.get_input_embeddings().weight
+        new_lr = self.train_cfg.new_token_lr
+        if self.first_new_token is None or new_lr is None or not embedding.requires_grad:
+            return
+        factor = new_lr / embeddings_lr(self.model.encoder, self.train_cfg)
+        train_new_rows_at(optimizer, embedding, self.first_new_token, factor)
+        added = embedding.shape[0] - self.first_new_token
+        if added:
+            log.info("train.new_token_lr: the %d added tokens' embeddings train at %.3g", added, new_lr)

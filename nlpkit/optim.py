@@ -1,11 +1,14 @@
-"""AdamW with weight-decay exclusions and layer-wise learning-rate decay."""
+"""AdamW with weight-decay exclusions, layer-wise learning-rate decay, and a learning
+rate of their own for the embedding rows of added tokens."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from torch import nn
+import torch
+from torch import Tensor, nn
+from torch.optim import Optimizer
 
 from nlpkit.sections import TrainSection
 
@@ -41,3 +44,34 @@ def parameter_groups(encoder: nn.Module, head: nn.Module, train: TrainSection) -
         add([(name, param)], train.lr * scale)
     add(head.named_parameters(), train.head_lr or train.lr)
     return [{"params": p, "lr": lr, "weight_decay": wd} for (lr, wd), p in groups.items()]
+
+
+def embeddings_lr(encoder: nn.Module, train: TrainSection) -> float:
+    """The peak learning rate of the encoder's embeddings in :func:`parameter_groups`."""
+    num_layers = getattr(getattr(encoder, "config", None), "num_hidden_layers", 0)
+    return train.lr * train.layer_lr_decay ** (num_layers + 1)
+
+
+def train_new_rows_at(optimizer: Optimizer, embedding: nn.Parameter, first_new: int, factor: float) -> None:
+    """Make every optimizer step move the embedding rows from ``first_new`` on ``factor``
+    times as far as it moves the old rows.
+
+    Added tokens start from nothing learned while the old rows only need a nudge: they
+    need a learning rate of their own, but they share one parameter (and one parameter
+    group) with the old rows. An AdamW step, decay included, is proportional to the
+    learning rate, so scaling these rows' change by ``factor`` after each step is exactly
+    a step at ``factor`` times the rate (the schedule scales every group alike).
+    """
+    if factor == 1.0 or first_new >= embedding.shape[0]:
+        return
+    before: list[Tensor] = []
+
+    def keep(*_: Any) -> None:
+        before[:] = [embedding.detach()[first_new:].clone()]
+
+    def scale(*_: Any) -> None:
+        rows = embedding.detach()[first_new:]
+        rows.copy_(torch.lerp(before.pop(), rows, factor))
+
+    optimizer.register_step_pre_hook(keep)
+    optimizer.register_step_post_hook(scale)

@@ -266,8 +266,11 @@ def build_recipe(raw: Mapping[str, Any], source: str = "<recipe>", *, check_path
         problems = "; ".join(_describe(e, known) for e in exc.errors())
         raise RecipeError(f"{source}: {problems}") from None
     check_trainer_keys(recipe)
-    if recipe.data.validation and recipe.data.validation_split:
-        raise RecipeError(f"{source}: give either data.validation or data.validation_split, not both")
+    for split in ("validation", "test"):
+        if getattr(recipe.data, split) and getattr(recipe.data, f"{split}_split"):
+            raise RecipeError(f"{source}: give either data.{split} or data.{split}_split, not both")
+    if (recipe.data.validation_split or 0) + (recipe.data.test_split or 0) >= 1:
+        raise RecipeError(f"{source}: data.validation_split + data.test_split leave no training data")
     check_monitor(recipe, task_cls)
     if check_paths:
         check_files(recipe)

@@ -76,6 +76,12 @@ class EncoderSection(Section):
         "as new tokens (new embedding rows, trained during fine-tuning).",
     )
     extend_vocab_min_count: int = Field(2, ge=1, description="Minimum count of a new token.")
+    new_token_init: Literal["normal", "pieces", "mean"] = Field(
+        "normal",
+        description="How the embeddings of added tokens start: 'normal' (drawn like the old rows: their "
+        "mean and covariance), 'pieces' (the mean of the old vocabulary's pieces of the token, else "
+        "'normal'), 'mean' (all at the old rows' mean, as transformers' resizing does).",
+    )
 
 
 class DataSection(Section):
@@ -90,7 +96,10 @@ class DataSection(Section):
     validation_split: float | None = Field(
         None, gt=0, lt=1, description="Hold out this seeded fraction of train as validation."
     )
-    split_seed: int = Field(13, description="Seed of validation_split.")
+    test_split: float | None = Field(
+        None, gt=0, lt=1, description="Hold out this seeded fraction of train as test (apart from validation_split's)."
+    )
+    split_seed: int = Field(13, description="Seed of validation_split and test_split.")
     encoding: str = Field("utf-8-sig", description="Text encoding of the data files.")
     on_error: Literal["raise", "skip"] = Field(
         "raise", description="A malformed row stops the run, or is skipped and counted."
@@ -121,6 +130,9 @@ class HeadSection(Section):
     dropout: float = Field(0.1, ge=0, lt=1, description="Dropout before the head's output layer.")
 
 
+NEW_TOKEN_LR = 2e-3  # measured on People's Daily and ChnSentiCorp (docs/benchmarks.md)
+
+
 class TrainSection(Section):
     epochs: int = Field(3, gt=0, description="Passes over the training data.")
     max_steps: int = Field(-1, description="Stop after this many optimizer steps (-1: epochs decide).")
@@ -128,6 +140,11 @@ class TrainSection(Section):
     eval_batch_size: int = Field(64, gt=0, description="Batch size of evaluation and prediction.")
     lr: float = Field(5e-5, gt=0, description="Peak learning rate of AdamW (linear warm-up, then linear decay).")
     head_lr: float | None = Field(None, gt=0, description="Learning rate of the head (default: lr).")
+    new_token_lr: float | None = Field(
+        NEW_TOKEN_LR, gt=0,
+        description="Learning rate of the embeddings of tokens added to the vocabulary (encoder.extend_vocab); "
+        "null: the embeddings' own.",
+    )
     weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay (not on biases and LayerNorm).")
     warmup_ratio: float = Field(0.1, ge=0, lt=1, description="Share of the steps spent warming up.")
     freeze_encoder: bool = Field(

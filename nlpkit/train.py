@@ -204,14 +204,17 @@ def build_model(recipe: Recipe, data: Data) -> "TaskModule":
     from nlpkit.model import TaskModel
     from nlpkit.module import TaskModule
     from nlpkit.monitor import Monitor
+    from nlpkit.vocab import grow_embeddings
 
     encoder = load_encoder(recipe.encoder, len(data.tokenizer))
+    first_new = grow_embeddings(encoder, data.tokenizer, recipe.encoder.new_token_init, recipe.train.seed)
     model = TaskModel(encoder, data.task.build_head(encoder))
     validation = data.validation
     return TaskModule(
         data.task, model, recipe.train,
         validation.examples if validation else (), validation.features if validation else (),
         monitor=Monitor.of(recipe, data.task) if validation else None,
+        first_new_token=first_new,
     )
 
 

@@ -168,7 +168,7 @@ _INPUTS = """predictions: [{"id": str, "prediction_text": str}] (v2 also "no_ans
 references: [{"id": str, "answers": {"text": [str], "answer_start": [int]}}]"""
 
 
-def _references_feature() -> datasets.Features:
+def references_feature() -> datasets.Features:
     return datasets.Features(
         {
             "id": datasets.Value("string"),
@@ -180,7 +180,7 @@ def _references_feature() -> datasets.Features:
     )
 
 
-def _gold(references: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
+def gold_answers(references: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
     return {str(r["id"]): list(r["answers"]["text"]) for r in references}
 
 
@@ -199,14 +199,14 @@ class SquadV1(evaluate.Metric):
             features=datasets.Features(
                 {
                     "predictions": {"id": datasets.Value("string"), "prediction_text": datasets.Value("string")},
-                    "references": _references_feature(),
+                    "references": references_feature(),
                 }
             ),
             reference_urls=["https://rajpurkar.github.io/SQuAD-explorer/"],
         )
 
     def _compute(self, predictions: Sequence[Mapping[str, Any]], references: Sequence[Mapping[str, Any]]) -> dict[str, float]:
-        return squad_v1({str(p["id"]): p["prediction_text"] for p in predictions}, _gold(references))
+        return squad_v1({str(p["id"]): p["prediction_text"] for p in predictions}, gold_answers(references))
 
 
 class SquadV2(evaluate.Metric):
@@ -228,7 +228,7 @@ class SquadV2(evaluate.Metric):
                         "prediction_text": datasets.Value("string"),
                         "no_answer_probability": datasets.Value("float64"),
                     },
-                    "references": _references_feature(),
+                    "references": references_feature(),
                 }
             ),
             reference_urls=["https://rajpurkar.github.io/SQuAD-explorer/"],
@@ -246,7 +246,7 @@ class SquadV2(evaluate.Metric):
         }
         metrics = squad_v2(
             {str(p["id"]): p["prediction_text"] for p in predictions},
-            _gold(references),
+            gold_answers(references),
             probabilities,
             no_answer_threshold,
         )

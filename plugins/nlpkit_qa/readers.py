@@ -1,8 +1,10 @@
-"""Reading extractive QA data: SQuAD v1.1/v2.0 JSON and JSONL, into :class:`QAExample`.
+"""Reading extractive QA data: SQuAD v1.1/v2.0 JSON, JSONL and CMRC 2018 JSON, into
+:class:`QAExample`.
 
 Gold answers are checked against their context: an ``answer_start`` that does not point
 at the answer's text is repaired when the text occurs exactly once in the context
-(counted in the log), and reported with the question id otherwise.
+(counted in the log), and reported with the question id otherwise. CMRC 2018 answers
+have no starts: :mod:`nlpkit_qa.cmrc_format` finds them.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from nlpkit.errors import DataError
+from nlpkit_qa.cmrc_format import Located, cmrc_rows, find_all, is_cmrc
 
 log = logging.getLogger("nlpkit.qa")
 
@@ -50,6 +53,8 @@ class ReadReport:
     problems: list[str] = field(default_factory=list)
     unanswerable: list[str] = field(default_factory=list)
     """Unanswerable questions skipped where none were expected (their messages)."""
+    located: Located = field(default_factory=Located)
+    """CMRC 2018: how the answers were found in their passages."""
 
 
 class UnanswerableQuestion(DataError):
@@ -66,7 +71,7 @@ def check_answer(
     valid_start = isinstance(start, int) and not isinstance(start, bool) and start >= 0
     if valid_start and context[start : start + len(text)] == text:
         return Answer(text, start)
-    occurrences = _find_all(context, text)
+    occurrences = find_all(context, text)
     if len(occurrences) == 1:
         report.repaired += 1
         return Answer(text, occurrences[0])
@@ -74,18 +79,11 @@ def check_answer(
     raise DataError(path, line, f"{who}: answer_start {start!r} does not point at the answer {text!r}, which {where}")
 
 
-def _find_all(context: str, text: str) -> list[int]:
-    found, at = [], context.find(text)
-    while at >= 0:
-        found.append(at)
-        at = context.find(text, at + 1)
-    return found
-
-
 def read_qa(
     path: str | Path, *, encoding: str = "utf-8-sig", on_error: str = "raise", unanswerable: bool = True
 ) -> tuple[list[QAExample], ReadReport]:
-    """Read SQuAD JSON (``data[].paragraphs[].qas[]``) or JSONL, told apart by content.
+    """Read SQuAD JSON (``data[].paragraphs[].qas[]``), CMRC 2018 JSON (a list of passages)
+    or JSONL, told apart by content.
 
     A malformed question (in SQuAD JSON: also a malformed article or paragraph, with
     its questions) raises a :class:`DataError` naming its line (JSONL) or its JSON path
@@ -107,8 +105,12 @@ def read_qa(
     rows: Iterator[tuple[int | None, str | None, dict[str, Any] | DataError]]
     if isinstance(whole, dict) and "data" in whole:
         rows = _squad_rows(whole, path)
+    elif is_cmrc(whole):
+        rows = cmrc_rows(whole, path, report.located)
     elif whole is not None and path.suffix == ".json" and not (isinstance(whole, dict) and "question" in whole):
         got = f"no 'data' key (keys: {', '.join(map(repr, whole)) or 'none'})" if isinstance(whole, dict) else _kind(whole)
+        if isinstance(whole, list):  # the other shape a QA JSON file has here
+            got += ", and not a CMRC 2018 list of passages with 'context_text'"
         raise DataError(path, None, f"a SQuAD JSON file is an object with a 'data' list of articles, got {got}")
     else:
         rows = _jsonl_rows(text, path)

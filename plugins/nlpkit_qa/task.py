@@ -11,7 +11,7 @@ import logging
 import math
 from collections import defaultdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Iterator, Literal, Sequence
 
 from pydantic import Field, field_validator, model_validator
 
@@ -51,6 +51,12 @@ class QADataOptions(DataSection):
         description="Fraction (seeded) of the training windows of answerable questions that miss the "
         "answer (labelled [CLS]) to keep; 1 keeps all.",
     )
+    metric: Literal["auto", "squad", "cmrc2018"] = Field(
+        "auto",
+        description="How answers are scored: 'squad' (SQuAD's word-level F1 and EM), 'cmrc2018' (CMRC 2018's "
+        "character-level F1 and EM as f1/exact_match, SQuAD's as squad_f1/squad_exact_match; SQuAD v1.1 only), "
+        "'auto': cmrc2018 where most letters of the training contexts are Chinese characters.",
+    )
     squad_v2: bool = Field(
         False,
         description="Some questions have no answer (SQuAD v2.0): null answers are predicted and "
@@ -61,6 +67,12 @@ class QADataOptions(DataSection):
     @classmethod
     def _null_is_false(cls, value: Any) -> Any:
         return False if value is None else value  # run directories of earlier versions saved null (auto)
+
+    @model_validator(mode="after")
+    def _cmrc_scores_answered_questions(self) -> "QADataOptions":
+        if self.metric == "cmrc2018" and self.squad_v2:
+            raise ValueError("metric cmrc2018 scores questions that all have an answer; it cannot go with squad_v2: true")
+        return self
 
 
 class QAHeadOptions(HeadSection):
@@ -80,6 +92,17 @@ def window_overlap(data: Any, max_length: int) -> int:
     return max(0, min(128, room // 2))
 
 
+def is_mostly_chinese(texts: Iterable[str]) -> bool:
+    """Whether most letters of the texts are Chinese characters (CJK unified ideographs)."""
+    chinese = letters = 0
+    for text in texts:
+        for char in text:
+            if char.isalpha():
+                letters += 1
+                chinese += "\u4e00" <= char <= "\u9fff"
+    return letters > 0 and chinese / letters > 0.5
+
+
 class QATask(Task[QAExample]):
     name: ClassVar[str] = "qa"
     DataOptions: ClassVar[type[DataSection]] = QADataOptions
@@ -95,6 +118,8 @@ class QATask(Task[QAExample]):
     def __init__(self, settings: TaskSettings) -> None:
         super().__init__(settings)
         self.squad_v2: bool = bool(self.settings.data.squad_v2)
+        self.scoring: str = "squad" if self.settings.data.metric == "auto" else self.settings.data.metric
+        """``squad`` or ``cmrc2018``: decided by setup() where the recipe says auto."""
 
     @classmethod
     def recipe_model(cls) -> type[Recipe]:
@@ -133,6 +158,13 @@ class QATask(Task[QAExample]):
             log.warning(
                 "data.%s: skipped %d malformed questions (or articles/paragraphs with their questions; data.on_error: "
                 "skip), e.g. %s", split, report.skipped, report.problems[0]
+            )
+        if report.located.counts:
+            found = report.located.counts
+            log.info(
+                "data.%s: answers found in their passage once: %d, several times (the occurrence nearest the "
+                "question's characters taken): %d, after removing surrounding spaces: %d, nowhere (bad rows): %d",
+                split, found["once"], found["several"], found["stripped"], found["missing"],
             )
         if report.unanswerable:
             log.warning(
@@ -175,6 +207,12 @@ class QATask(Task[QAExample]):
                 yield example.context
 
     # -- state ---------------------------------------------------------------------
+    def setup(self, train: Sequence[QAExample]) -> None:
+        if self.settings.data.metric == "auto" and not self.squad_v2:
+            self.scoring = "cmrc2018" if is_mostly_chinese(e.context for e in train) else "squad"
+            log.info("data.metric auto: scored as %s", "CMRC 2018 (the contexts are Chinese)" if
+                     self.scoring == "cmrc2018" else "SQuAD")
+
     def check(self, examples: Sequence[QAExample], split: str) -> list[str]:
         impossible = sum(e.is_impossible and e.has_gold for e in examples)
         if impossible and not self.squad_v2:
@@ -185,10 +223,12 @@ class QATask(Task[QAExample]):
         return []
 
     def state_dict(self) -> dict[str, Any]:
-        return {"squad_v2": self.squad_v2}
+        # SQuAD scoring is what a saved run without "scoring" means: only CMRC's is written.
+        return {"squad_v2": self.squad_v2, **({"scoring": self.scoring} if self.scoring != "squad" else {})}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.squad_v2 = bool(state.get("squad_v2", self.squad_v2))
+        self.scoring = str(state.get("scoring", "squad"))
 
     # -- encoding ------------------------------------------------------------------
     def encode(
@@ -269,6 +309,10 @@ class QATask(Task[QAExample]):
     def metric(self) -> "evaluate.Metric":
         from nlpkit_qa.metric import SquadV1, SquadV2
 
+        if self.scoring == "cmrc2018":
+            from nlpkit_qa.cmrc_metric import Cmrc2018
+
+            return Cmrc2018()
         return SquadV2() if self.squad_v2 else SquadV1()
 
     def metric_inputs(
@@ -290,14 +334,18 @@ class QATask(Task[QAExample]):
         return {"predictions": scored, "references": references, "no_answer_threshold": math.inf}
 
     def metric_names(self) -> frozenset[str]:
-        # squad_v1 / squad_v2 (metric.py), as data.squad_v2 says.
+        # squad_v1 / squad_v2 (metric.py), as data.squad_v2 says; with data.metric auto, CMRC's
+        # figures too: only the training data can rule them out.
         v1 = frozenset({"exact_match", "f1"})
+        cmrc = v1 | {"average", "squad_exact_match", "squad_f1"}
         parts = ("exact", "f1", "total")
         v2 = frozenset(
             [*parts, *(f"{group}_{p}" for group in ("HasAns", "NoAns") for p in parts),
              "best_exact", "best_exact_thresh", "best_f1", "best_f1_thresh"]
         )
-        return v2 if self.settings.data.squad_v2 else v1
+        if self.settings.data.squad_v2:
+            return v2
+        return v1 if self.settings.data.metric == "squad" else cmrc
 
     def has_labels(self, examples: Sequence[QAExample]) -> bool:
         return any(e.has_gold for e in examples)
