@@ -27,6 +27,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from nlpkit.errors import RecipeError
+from nlpkit.loggers import check_installed, logger_options
 from nlpkit.monitor import metric_name
 from nlpkit.sections import (
     SECTIONS,
@@ -266,11 +267,13 @@ def build_recipe(raw: Mapping[str, Any], source: str = "<recipe>", *, check_path
         problems = "; ".join(_describe(e, known) for e in exc.errors())
         raise RecipeError(f"{source}: {problems}") from None
     check_trainer_keys(recipe)
+    trackers = logger_options(recipe.trainer.get("logger"), source)
     if recipe.data.validation and recipe.data.validation_split:
         raise RecipeError(f"{source}: give either data.validation or data.validation_split, not both")
     check_monitor(recipe, task_cls)
-    if check_paths:
+    if check_paths:  # what a run needs, and a saved model does not
         check_files(recipe)
+        check_installed(trackers, source)
     return recipe
 
 
