@@ -79,9 +79,15 @@ def run_curves(run: RunDir) -> Curves:
     return read_curves(run.metrics_logs)
 
 
+SMOOTH_FROM = 20
+"""Fewer logged losses than this are drawn as they are, with no smoothed line."""
+
+
 def smoothing_weight(points: int) -> float:
     """The weight of the exponential moving average over ``points`` logged losses: a span
-    of a tenth of the points (0: too few points to smooth, at most 0.95)."""
+    of a tenth of the points (0: fewer than :data:`SMOOTH_FROM`, at most 0.95)."""
+    if points < SMOOTH_FROM:
+        return 0.0
     span = points / 10
     return min(0.95, max(0.0, 1 - 2 / (span + 1)))
 

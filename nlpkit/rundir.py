@@ -10,6 +10,7 @@ made ready, locked and written.
       train.log                    .log
       metrics.json                 .metrics
       learning_curve.png           .plot
+      report.html                  .report(split)   report-test.html for the test split
       checkpoints/                 .checkpoints     last.ckpt (.last_checkpoint), best.ckpt
       predictions/                 .predictions(split, fmt): validation.jsonl, test.conll ...
       logs/                        .logs            metrics.csv, tensorboard/
@@ -55,6 +56,9 @@ LOG = "train.log"
 CHECKPOINTS = "checkpoints"
 PREDICTIONS = "predictions"
 PLOT = "learning_curve.png"
+REPORT = "report.html"
+"""The report of the validation split; that of the test split is report-test.html."""
+TEST_REPORT = "report-test.html"
 LOGS = "logs"
 MODEL = "model"
 MARKER = ".nlpkit-run"
@@ -71,7 +75,7 @@ CONFIG = "config.json"
 PREDICTION_SUFFIX = {"jsonl": ".jsonl", "conll": ".conll", "squad": ".json"}
 """File suffix of each prediction format; any other format ``f`` is written as ``.f``."""
 
-LAYOUT = frozenset({RECIPE, METRICS, LOG, CHECKPOINTS, PREDICTIONS, PLOT, LOGS, MODEL, MARKER})
+LAYOUT = frozenset({RECIPE, METRICS, LOG, CHECKPOINTS, PREDICTIONS, PLOT, REPORT, TEST_REPORT, LOGS, MODEL, MARKER})
 """What ``--overwrite`` deletes; anything else in the directory stays."""
 BEFORE_TRAINING = frozenset({RECIPE, LOG, MARKER, LOCK})
 """All that a run leaves when it stops before training: it can simply start again."""
@@ -131,6 +135,10 @@ class RunDir:
     @property
     def plot(self) -> Path:
         return self.path / PLOT
+
+    def report(self, split: str = "validation") -> Path:
+        """The report of ``split``: ``report.html`` (validation), ``report-test.html`` (test)."""
+        return self.path / (REPORT if split == "validation" else TEST_REPORT)
 
     @property
     def marker(self) -> Path:

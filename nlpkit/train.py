@@ -128,8 +128,13 @@ def _run(recipe: Recipe, run_dir: RunDir, *, resume: bool, worker: bool) -> RunR
     export(recipe, run_dir, data, module, best)
     metrics = {"training": _training_metrics(trainer), **score(recipe, run_dir, data)}
     metrics["training"]["wall_seconds"] = round(time.time() - started, 1)
+    metrics["training"]["examples"] = {name: len(split.examples) for name, split in data.splits.items()}
+    if module.monitor is not None:
+        metrics["training"]["monitor"] = {"name": module.monitor.name, "mode": module.monitor.mode}
     rundir.write_json(run_dir.metrics, metrics)
     save_learning_curve(run_dir, module.monitor)
+    if recipe.output.save_predictions and ("validation" in metrics or "test" in metrics):
+        _write_report(run_dir)  # it reads the saved predictions of a labelled split
     if not recipe.output.keep_checkpoints:
         shutil.rmtree(run_dir.checkpoints, ignore_errors=True)
     log.info("run directory: %s", run_dir.path)
@@ -443,6 +448,18 @@ def score(recipe: Recipe, run_dir: RunDir, data: Data) -> dict[str, dict[str, An
                 lines = predictor.task.render(split.examples, predictions, fmt)
                 rundir.write_lines(run_dir.predictions(name, fmt), lines)
     return results
+
+
+def _write_report(run_dir: RunDir) -> None:
+    """The report of the validation (else test) split. The run's results are all saved by
+    now: a report that fails is said, and the run stands (``nlpkit report`` retries)."""
+    from nlpkit.report import write_report
+
+    try:
+        log.info("report: %s", write_report(run_dir.path))
+    except Exception as exc:  # noqa: BLE001 - derived output only; the run's own files are written
+        log.warning("the report could not be written (%s: %s); try again with: nlpkit report %s",
+                    type(exc).__name__, exc, run_dir.path)
 
 
 def _training_metrics(trainer: Any) -> dict[str, Any]:
