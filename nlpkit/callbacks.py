@@ -3,6 +3,7 @@ are read and written."""
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import re
@@ -19,8 +20,9 @@ import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
-from nlpkit.rundir import replacing
 from nlpkit.errors import RunDirError, Terminated
+from nlpkit.monitor import is_val_key
+from nlpkit.rundir import replacing
 
 if TYPE_CHECKING:  # pragma: no cover
     from nlpkit.cpu import KeptMemoryLimit
@@ -159,6 +161,82 @@ class Throughput(pl.Callback):
 
     def on_train_epoch_end(self, trainer: Any, module: Any) -> None:
         self._stop()
+
+
+class TrainingCurves(pl.Callback):
+    """What the loggers (``logs/metrics.csv``, TensorBoard, MLflow, W&B) get, at the step
+    the run's log names: the number of optimizer steps done.
+
+    * every ``every_n_steps`` steps and at the end of each epoch: ``train_loss``, the mean
+      loss of the batches since the last point, and ``lr``, the learning rate of the
+      point's last step (of the parameter groups, the largest: ``train.lr``, or
+      ``train.head_lr`` when larger, as scheduled);
+      ``every_n_steps`` None: about :data:`POINTS` points over the run;
+    * after each validation: its metrics (``val_*``), ``val_loss`` among them;
+    * when training starts: ``recipe`` as the run's hyperparameters.
+
+    Lightning's own logging counts a training step before it is taken, a validation
+    after: its steps lag the log's by one. The module logs with ``logger=False`` (the
+    progress bar, checkpoints and early stopping still see the values) and this callback
+    writes to the loggers itself.
+    """
+
+    POINTS = 200
+
+    def __init__(self, every_n_steps: int | None = None, recipe: dict[str, Any] | None = None) -> None:
+        self.every_n_steps = every_n_steps
+        self.recipe = recipe
+        self._interval = every_n_steps or 1
+        self._losses: list[torch.Tensor] = []
+        self._logged_step = -1
+        self._lr: float | None = None
+
+    def on_fit_start(self, trainer: Any, module: Any) -> None:
+        if self.recipe:  # the recipe as the run's hyperparameters (MLflow params, W&B config)
+            for logger in trainer.loggers:
+                logger.log_hyperparams(self.recipe)
+
+    def on_train_start(self, trainer: Any, module: Any) -> None:
+        if self.every_n_steps is None:
+            total = trainer.estimated_stepping_batches
+            self._interval = max(1, int(total) // self.POINTS) if math.isfinite(total) else 1
+        self._losses = []
+
+    def on_train_batch_start(self, trainer: Any, module: Any, batch: Any, batch_idx: int) -> None:
+        if trainer.optimizers:  # the rate this step uses: the schedule moves on before the batch ends
+            self._lr = max(group["lr"] for group in trainer.optimizers[0].param_groups)
+
+    def on_train_batch_end(self, trainer: Any, module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        if isinstance(loss, torch.Tensor):
+            self._losses.append(loss.detach().float())  # no device sync until the point is logged
+        if trainer.global_step > 0 and trainer.global_step % self._interval == 0:
+            self._log_training(trainer)
+
+    def on_train_epoch_end(self, trainer: Any, module: Any) -> None:
+        self._log_training(trainer)
+
+    def on_validation_end(self, trainer: Any, module: Any) -> None:
+        if trainer.sanity_checking:
+            return
+        scores = {k: float(v) for k, v in trainer.callback_metrics.items() if is_val_key(k)}
+        if scores:
+            self._log(trainer, scores)
+
+    def _log_training(self, trainer: Any) -> None:
+        """One point for the losses gathered, once per optimizer step at most."""
+        if not self._losses or trainer.global_step == self._logged_step:
+            return
+        loss = float(torch.stack(self._losses).mean())
+        self._losses = []
+        self._logged_step = trainer.global_step
+        self._log(trainer, {"train_loss": loss} if self._lr is None else {"train_loss": loss, "lr": self._lr})
+
+    @staticmethod
+    def _log(trainer: Any, metrics: dict[str, float]) -> None:
+        for logger in trainer.loggers:
+            logger.log_metrics({**metrics, "epoch": trainer.current_epoch}, step=trainer.global_step)
+            logger.save()
 
 
 class ReleaseKeptMemory(pl.Callback):

@@ -1,4 +1,4 @@
-"""The ``nlpkit`` command line: run, predict, evaluate, export, recipe show|check,
+"""The ``nlpkit`` command line: run, predict, evaluate, export, report, recipe show|check,
 plugins, and the commands that plugins add."""
 
 from __future__ import annotations
@@ -205,6 +205,20 @@ def _emit(lines: Iterator[str], path: Path | None) -> None:
 
     count = write_lines(path, lines)
     click.echo(f"wrote {count} lines to {path}", err=True)
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--split", type=click.Choice(["validation", "test"]), default=None,
+              help="The split to report on (default: validation if the run scored it, else test).")
+@click.option("--output", "output_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The HTML file to write (default: RUN_DIR/report.html, or report-test.html for --split test).")
+def report(run_dir: Path, split: str | None, output_path: Path | None) -> None:
+    """Write an HTML report of a finished run: the run, its learning curves, and what its
+    saved predictions show (per class or entity type, errors, calibration)."""
+    from nlpkit.report import write_report
+
+    click.echo(f"wrote {write_report(run_dir, split, output_path)}")
 
 
 @main.group()

@@ -45,6 +45,12 @@ class TaskModule(pl.LightningModule):
         self.val_examples = list(val_examples)
         self.val_features = list(val_features)
         self._rows: list[tuple[int, Any]] = []
+        self._val_loss: list[tuple[float, int]] = []
+        """(loss x batch size, batch size) per validation batch."""
+        self._train_keys: frozenset[str] = frozenset()
+        """The keys of a training batch: a validation batch holding them all (the
+        training targets) has a loss; QA's validation windows, without answer positions,
+        have none."""
         self._loader_state: dict[str, int] | None = None
         self._rng_state: dict[str, Any] | None = None
         self.last_validation: dict[str, Any] = {}
@@ -97,24 +103,28 @@ class TaskModule(pl.LightningModule):
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss = self.model.head.loss(self.model(batch), batch)
         size = int(batch["feature_index"].shape[0])
-        self.log("train_loss", loss, prog_bar=True, batch_size=size)
+        # The progress bar shows it; the logs get it from nlpkit.callbacks.TrainingCurves,
+        # with the steps counted as the run's log counts them.
+        self.log("train_loss", loss, prog_bar=True, logger=False, batch_size=size)
         return loss
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         output = self.model(batch)
         rows = self.task.split_outputs(output, batch)
         self._rows.extend(zip(batch["feature_index"].tolist(), rows))
+        if self._train_keys and self._train_keys <= batch.keys():
+            size = int(batch["feature_index"].shape[0])
+            self._val_loss.append((float(self.model.head.loss(output, batch)) * size, size))
+
+    def on_train_batch_start(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._train_keys = frozenset(batch)
 
     def on_validation_epoch_start(self) -> None:
         self._rows = []
+        self._val_loss = []
 
     def on_validation_epoch_end(self) -> None:
-        rows = self._rows
-        self._rows = []
-        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-            gathered: list[list[tuple[int, Any]]] = [[] for _ in range(dist.get_world_size())]
-            dist.all_gather_object(gathered, rows)
-            rows = [r for part in gathered for r in part]
+        rows, losses = self._gathered()
         if not self.val_features or self.trainer.sanity_checking:
             return
         by_index = dict(rows)  # the distributed sampler repeats rows to even out shards
@@ -136,11 +146,25 @@ class TaskModule(pl.LightningModule):
         self.last_validation = metrics
         self.validated_step = self.global_step
         flat = {val_key(k): float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and math.isfinite(v)}
-        # Every rank computed the same values from the gathered rows: no reduction.
-        self.log_dict(flat, prog_bar=True, sync_dist=False)
+        if losses:
+            flat[val_key("loss")] = sum(total for total, _ in losses) / sum(size for _, size in losses)
+        # Every rank computed the same values from the gathered rows: no reduction. The
+        # logs get them from nlpkit.callbacks.TrainingCurves.
+        self.log_dict(flat, prog_bar=True, logger=False, sync_dist=False)
         summary = ", ".join(f"{k} {v:.4f}" for k, v in flat.items())
         if self.trainer.is_global_zero:
             log.info("epoch %d, step %d: %s", self.current_epoch, self.global_step, summary)
+
+    def _gathered(self) -> tuple[list[tuple[int, Any]], list[tuple[float, int]]]:
+        """This validation's output rows and batch losses, of every process."""
+        rows, losses = self._rows, self._val_loss
+        self._rows, self._val_loss = [], []
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            gathered: list[Any] = [None] * dist.get_world_size()
+            dist.all_gather_object(gathered, (rows, losses))
+            rows = [r for part, _ in gathered for r in part]
+            losses = [b for _, part in gathered for b in part]
+        return rows, losses
 
     def configure_gradient_clipping(
         self, optimizer: Any, gradient_clip_val: float | None = None, gradient_clip_algorithm: str | None = None

@@ -27,6 +27,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from nlpkit.errors import RecipeError
+from nlpkit.loggers import check_installed, logger_options
 from nlpkit.monitor import metric_name
 from nlpkit.sections import (
     SECTIONS,
@@ -266,14 +267,16 @@ def build_recipe(raw: Mapping[str, Any], source: str = "<recipe>", *, check_path
         problems = "; ".join(_describe(e, known) for e in exc.errors())
         raise RecipeError(f"{source}: {problems}") from None
     check_trainer_keys(recipe)
+    trackers = logger_options(recipe.trainer.get("logger"), source)
     for split in ("validation", "test"):
         if getattr(recipe.data, split) and getattr(recipe.data, f"{split}_split"):
             raise RecipeError(f"{source}: give either data.{split} or data.{split}_split, not both")
     if (recipe.data.validation_split or 0) + (recipe.data.test_split or 0) >= 1:
         raise RecipeError(f"{source}: data.validation_split + data.test_split leave no training data")
     check_monitor(recipe, task_cls)
-    if check_paths:
+    if check_paths:  # what a run needs, and a saved model does not
         check_files(recipe)
+        check_installed(trackers, source)
     return recipe
 
 

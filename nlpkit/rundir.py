@@ -10,6 +10,7 @@ made ready, locked and written.
       train.log                    .log
       metrics.json                 .metrics
       learning_curve.png           .plot
+      report.html                  .report(split)   report-test.html for the test split
       checkpoints/                 .checkpoints     last.ckpt (.last_checkpoint), best.ckpt
       predictions/                 .predictions(split, fmt): validation.jsonl, test.conll ...
       logs/                        .logs            metrics.csv, tensorboard/
@@ -58,7 +59,6 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from nlpkit.errors import RunDirError, stopped_by
-from nlpkit.monitor import Monitor, is_val_key
 
 try:
     import fcntl
@@ -73,6 +73,9 @@ LOG = "train.log"
 CHECKPOINTS = "checkpoints"
 PREDICTIONS = "predictions"
 PLOT = "learning_curve.png"
+REPORT = "report.html"
+"""The report of the validation split; that of the test split is report-test.html."""
+TEST_REPORT = "report-test.html"
 LOGS = "logs"
 MODEL = "model"
 MARKER = ".nlpkit-run"
@@ -97,7 +100,7 @@ ONNX_MODEL = "model.onnx"
 PREDICTION_SUFFIX = {"jsonl": ".jsonl", "conll": ".conll", "squad": ".json"}
 """File suffix of each prediction format; any other format ``f`` is written as ``.f``."""
 
-LAYOUT = frozenset({RECIPE, METRICS, LOG, CHECKPOINTS, PREDICTIONS, PLOT, LOGS, MODEL, MARKER})
+LAYOUT = frozenset({RECIPE, METRICS, LOG, CHECKPOINTS, PREDICTIONS, PLOT, REPORT, TEST_REPORT, LOGS, MODEL, MARKER})
 """What ``--overwrite`` deletes; anything else in the directory stays."""
 BEFORE_TRAINING = frozenset({RECIPE, LOG, MARKER, LOCK})
 """All that a run leaves when it stops before training: it can simply start again."""
@@ -162,6 +165,10 @@ class RunDir:
     def plot(self) -> Path:
         return self.path / PLOT
 
+    def report(self, split: str = "validation") -> Path:
+        """The report of ``split``: ``report.html`` (validation), ``report-test.html`` (test)."""
+        return self.path / (REPORT if split == "validation" else TEST_REPORT)
+
     @property
     def marker(self) -> Path:
         return self.path / MARKER
@@ -193,6 +200,12 @@ class RunDir:
     @property
     def metrics_csv(self) -> Path:
         return self.path / LOGS / METRICS_CSV
+
+    @property
+    def metrics_logs(self) -> list[Path]:
+        """Every ``metrics.csv`` of the run, oldest first: those that
+        :func:`keep_earlier_log` moved aside when it was resumed, then the current one."""
+        return [p for p in [*_earlier_logs(self.path), self.metrics_csv] if p.exists()]
 
     @property
     def model_dir(self) -> ModelDir:
@@ -637,56 +650,3 @@ def write_lines(path: Path, lines: Iterable[str]) -> int:
             handle.write(line + "\n")
             count += 1
     return count
-
-
-def plot_learning_curve(out: Path, monitor: Monitor | None) -> Path | None:
-    """Training loss per step and validation metrics (the monitored one, else up to
-    three) per validation, from the CSV logs of every attempt of the run."""
-    steps, losses, val = _logged_curves(out)
-    if steps is None:
-        return None
-    # A Figure of its own, not pyplot: no backend is chosen for the whole process (a
-    # notebook calling nlpkit.run keeps its inline plots).
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(7, 4))
-    ax = fig.subplots()
-    ax.plot(steps, losses, color="tab:blue", linewidth=1, label="train loss")
-    ax.set_xlabel("optimizer step")
-    ax.set_ylabel("training loss", color="tab:blue")
-    if val:
-        ax2 = ax.twinx()
-        keys = [monitor.key] if monitor is not None and monitor.key in val else sorted(val)[:3]
-        for key, color in zip(keys, ("tab:orange", "tab:green", "tab:red")):
-            xs, ys = zip(*val[key])
-            ax2.plot(xs, ys, marker="o", color=color, label=key)
-        ax2.set_ylabel("validation")
-        ax2.legend(loc="lower left", frameon=False)
-    ax.set_title(out.name)
-    fig.tight_layout()
-    plot = RunDir(out).plot
-    fig.savefig(plot, dpi=100)
-    return plot
-
-
-def _logged_curves(out: Path) -> tuple[list[int] | None, list[float], dict[str, list[tuple[int, float]]]]:
-    """(steps, training losses, validation metrics by logged name) from the CSV logs;
-    steps is None when there is no log at all."""
-    import csv
-
-    csv_paths = [p for p in [*_earlier_logs(out), RunDir(out).metrics_csv] if p.exists()]
-    if not csv_paths:
-        return None, [], {}
-    steps, losses = [], []
-    val: dict[str, list[tuple[int, float]]] = {}
-    for csv_path in csv_paths:
-        with csv_path.open(encoding="utf-8") as handle:
-            for row in csv.DictReader(handle):
-                step = int(row.get("step") or 0)
-                if row.get("train_loss"):
-                    steps.append(step)
-                    losses.append(float(row["train_loss"]))
-                for key, value in row.items():
-                    if is_val_key(key) and value:
-                        val.setdefault(key, []).append((step, float(value)))
-    return steps, losses, val

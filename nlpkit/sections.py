@@ -167,7 +167,10 @@ class TrainSection(Section):
         1, ge=1, description="Pad each batch's length up to a multiple of this (8 for long windows: fewer distinct shapes, less memory).",
     )
     num_workers: int = Field(0, ge=0, description="DataLoader worker processes.")
-    log_every_n_steps: int = Field(10, gt=0, description="Training loss logging interval.")
+    log_every_n_steps: int | None = Field(
+        None, gt=0, description="Steps between points of the training loss in the logs, each the mean loss of its "
+        "steps (None: about 200 points over the run).",
+    )
 
     @field_validator("precision", mode="before")
     @classmethod

@@ -115,6 +115,8 @@ def _run(recipe: Recipe, run_dir: RunDir, *, resume: bool, worker: bool) -> RunR
     """The four stages, in order; the main process alone exports, scores and writes."""
     import pytorch_lightning as pl
 
+    from nlpkit.curves import save_learning_curve
+
     _quiet_lightning()
     started = time.time()
     pl.seed_everything(recipe.train.seed, workers=True, verbose=False)  # all that follows draws from it
@@ -126,8 +128,13 @@ def _run(recipe: Recipe, run_dir: RunDir, *, resume: bool, worker: bool) -> RunR
     export(recipe, run_dir, data, module, best)
     metrics = {"training": _training_metrics(trainer), **score(recipe, run_dir, data)}
     metrics["training"]["wall_seconds"] = round(time.time() - started, 1)
+    metrics["training"]["examples"] = {name: len(split.examples) for name, split in data.splits.items()}
+    if module.monitor is not None:
+        metrics["training"]["monitor"] = {"name": module.monitor.name, "mode": module.monitor.mode}
     rundir.write_json(run_dir.metrics, metrics)
-    rundir.plot_learning_curve(run_dir.path, module.monitor)
+    save_learning_curve(run_dir, module.monitor)
+    if recipe.output.save_predictions and ("validation" in metrics or "test" in metrics):
+        _write_report(run_dir)  # it reads the saved predictions of a labelled split
     if not recipe.output.keep_checkpoints:
         shutil.rmtree(run_dir.checkpoints, ignore_errors=True)
     log.info("run directory: %s", run_dir.path)
@@ -256,35 +263,31 @@ def _trainer(
 ) -> tuple[Any, Any]:
     """The Lightning Trainer from our defaults and the recipe's ``trainer`` section, and
     its best-checkpoint callback (None without a monitor)."""
-    import importlib.util
-
     import pytorch_lightning as pl
-    from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
     from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
     from nlpkit.callbacks import SafeCheckpointIO
+    from nlpkit.loggers import build_loggers
 
     lightning_log = logging.getLogger("pytorch_lightning.utilities.rank_zero")
     if not any(isinstance(f, _NoAdvert) for f in lightning_log.filters):
         lightning_log.addFilter(_NoAdvert())
     callbacks, best = _callbacks(recipe, run_dir, monitor, kept_memory)
     rundir.keep_earlier_log(run_dir.path)  # on --resume Lightning would overwrite metrics.csv
-    loggers: list[Any] = [CSVLogger(run_dir.path, name=rundir.LOGS, version="")]
-    if importlib.util.find_spec("tensorboard") is not None:
-        loggers.append(TensorBoardLogger(run_dir.path, name=rundir.LOGS, version="tensorboard", default_hp_metric=False))
     kwargs: dict[str, Any] = {
         "max_epochs": recipe.train.epochs,
         "max_steps": recipe.train.max_steps,
         "precision": recipe.train.precision,
         "gradient_clip_val": recipe.train.max_grad_norm,
         "callbacks": callbacks,
-        "logger": loggers,
         "default_root_dir": str(run_dir.path),
-        "log_every_n_steps": recipe.train.log_every_n_steps,
+        # Lightning's own logging steps are unused: TrainingCurves writes the logs.
+        "log_every_n_steps": 1,
         "num_sanity_val_steps": 0,
         "enable_model_summary": False,
     }
     kwargs.update(recipe.trainer)  # keys checked against the Trainer's arguments when the recipe loaded
+    kwargs["logger"] = build_loggers(recipe, run_dir.logs)  # trainer.logger names them (nlpkit.loggers)
     # Every checkpoint read or written goes through nlpkit's IO: data only, written whole.
     kwargs["plugins"] = [*_as_list(recipe.trainer.get("plugins")), SafeCheckpointIO()]
     try:
@@ -301,10 +304,12 @@ def _callbacks(
 
     from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 
-    from nlpkit.callbacks import LastCheckpoint, ReleaseKeptMemory, StopOnInterrupt, Throughput
+    from nlpkit.callbacks import LastCheckpoint, ReleaseKeptMemory, StopOnInterrupt, Throughput, TrainingCurves
 
     last = LastCheckpoint(run_dir.last_checkpoint, recipe.train.checkpoint_every_n_steps)
-    callbacks: list[Any] = [last, Throughput(), StopOnInterrupt(run_dir.last_checkpoint)]
+    callbacks: list[Any] = [
+        last, Throughput(), StopOnInterrupt(run_dir.last_checkpoint), TrainingCurves(recipe.train.log_every_n_steps, recipe.to_dict()),
+    ]
     if recipe.trainer.get("enable_progress_bar", True) and importlib.util.find_spec("rich") is not None:
         from pytorch_lightning.callbacks import RichProgressBar
 
@@ -446,6 +451,18 @@ def score(recipe: Recipe, run_dir: RunDir, data: Data) -> dict[str, dict[str, An
                 lines = predictor.task.render(split.examples, predictions, fmt)
                 rundir.write_lines(run_dir.predictions(name, fmt), lines)
     return results
+
+
+def _write_report(run_dir: RunDir) -> None:
+    """The report of the validation (else test) split. The run's results are all saved by
+    now: a report that fails is said, and the run stands (``nlpkit report`` retries)."""
+    from nlpkit.report import write_report
+
+    try:
+        log.info("report: %s", write_report(run_dir.path))
+    except Exception as exc:  # noqa: BLE001 - derived output only; the run's own files are written
+        log.warning("the report could not be written (%s: %s); try again with: nlpkit report %s",
+                    type(exc).__name__, exc, run_dir.path)
 
 
 def _training_metrics(trainer: Any) -> dict[str, Any]:

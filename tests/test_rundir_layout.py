@@ -25,6 +25,7 @@ def test_run_dir_names_every_path_of_the_layout(tmp_path: Path) -> None:
         run.predictions_dir: "predictions", run.logs: "logs", run.metrics_csv: "logs/metrics.csv",
         run.model_dir.path: "model", run.model_dir.task_file: "model/task.json",
         run.model_dir.head_file: "model/head.safetensors", run.model_dir.recipe: "model/recipe.yaml",
+        run.report("validation"): "report.html", run.report("test"): "report-test.html",
     }
     for path, relative in named.items():
         assert path == tmp_path / relative

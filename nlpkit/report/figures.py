@@ -1,0 +1,67 @@
+"""The report's plots: matplotlib figures, embedded in the page as PNG data URIs."""
+
+from __future__ import annotations
+
+import base64
+import io
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+
+    from nlpkit.report.classes import CalibrationBin
+
+
+def data_uri(figure: "Figure", dpi: int = 100) -> str:
+    """The figure as a ``data:image/png;base64,...`` URI: the page needs no other file."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def score_bars(names: Sequence[str], rows: Sequence[Sequence[float]], title: str) -> "Figure":
+    """Grouped bars of precision, recall and F1 per class or entity type."""
+    from matplotlib.figure import Figure
+
+    height = max(2.4, 0.45 * len(names) + 1.2)
+    figure = Figure(figsize=(7.5, height), layout="constrained")
+    ax = figure.subplots()
+    width = 0.27
+    for k, (metric, color) in enumerate(zip(("precision", "recall", "F1"), ("tab:blue", "tab:orange", "tab:green"))):
+        positions = [i + (k - 1) * width for i in range(len(names))]
+        ax.barh(positions, [row[k] for row in rows], height=width, color=color, label=metric)
+    ax.set_yticks(range(len(names)), [str(n) for n in names])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("score (0-1)")
+    ax.set_title(title)
+    ax.grid(True, axis="x", alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    return figure
+
+
+def reliability(bins: Sequence["CalibrationBin"], ece: float) -> "Figure":
+    """Accuracy against confidence per confidence bin, beside the diagonal of perfect
+    calibration, with each bin's share of the examples under it."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(5.5, 5.2), layout="constrained")
+    top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[3, 1])
+    width = 1 / max(1, round(1 / (bins[0].high - bins[0].low))) if bins else 0.1
+    centers = [(b.low + b.high) / 2 for b in bins]
+    top.plot([0, 1], [0, 1], color="0.5", linestyle="--", linewidth=1, label="perfect calibration")
+    top.bar(centers, [b.accuracy for b in bins], width=width * 0.9, color="tab:blue", alpha=0.8,
+            label="accuracy of the bin")
+    top.plot([b.confidence for b in bins], [b.accuracy for b in bins], "o", color="tab:red",
+             label="mean confidence of the bin")
+    top.set_ylim(0, 1)
+    top.set_ylabel("accuracy")
+    top.set_title(f"reliability (expected calibration error {ece:.3f})")
+    top.legend(loc="upper left", fontsize="small", frameon=False)
+    total = sum(b.count for b in bins) or 1
+    bottom.bar(centers, [b.count / total for b in bins], width=width * 0.9, color="0.5", label="share of examples")
+    bottom.set_xlim(0, 1)
+    bottom.set_xlabel("confidence (probability of the predicted class)")
+    bottom.set_ylabel("share")
+    bottom.legend(loc="upper left", fontsize="small", frameon=False)
+    return figure

@@ -1,0 +1,98 @@
+"""The report page: the run's facts and the analysis its predictions allow, rendered by
+a jinja2 template into one self-contained HTML file (inline CSS, plots as data URIs)."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from nlpkit.curves import draw, run_curves
+from nlpkit.monitor import Monitor
+from nlpkit.report import answers, classes, spans
+from nlpkit.report.facts import RunFacts
+from nlpkit.report.figures import data_uri, reliability, score_bars
+
+AGREEMENT = 1e-6
+"""How far a score recomputed from the predictions may be from metrics.json's."""
+
+
+def render(facts: RunFacts) -> str:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("nlpkit.report", "templates"),
+        autoescape=True,  # texts come from the data: never markup
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+    )
+    env.globals["marked"] = spans.marked
+    return env.get_template("report.html.j2").render(**context(facts))
+
+
+def context(facts: RunFacts) -> dict[str, Any]:
+    """Everything the template shows, computed here (the template only lays it out)."""
+    records = facts.records
+    view: dict[str, Any] = {"kind": "metrics"}
+    if classes.is_classification(records):
+        view = classification_view(facts)
+    elif spans.is_tagging(records):
+        view = tagging_view(facts)
+    elif answers.is_extractive_qa(records):
+        view = {"kind": "qa", "qa": answers.analyse(records)}
+    view["mismatches"] = mismatches(facts, view)
+    return {
+        "facts": facts, "name": facts.run.path.name, "view": view, "curves": curves_uri(facts),
+        "generated": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
+    }
+
+
+def classification_view(facts: RunFacts) -> dict[str, Any]:
+    result = classes.analyse(facts.records)
+    biggest = max((max(row) for row in result.matrix), default=1) or 1
+    shading = [[count / biggest for count in row] for row in result.matrix]
+    bars = score_bars([s.label for s in result.scores], [(s.precision, s.recall, s.f1) for s in result.scores],
+                      "per class")
+    return {
+        "kind": "classification", "result": result, "shading": shading,
+        "bars": data_uri(bars), "reliability": data_uri(reliability(result.bins, result.ece)),
+    }
+
+
+def tagging_view(facts: RunFacts) -> dict[str, Any]:
+    result = spans.analyse(facts.records)
+    bars = score_bars(result.types, [(s.precision, s.recall, s.f1) for s in result.scores], "per entity type")
+    predicted_types = sorted({t for row in result.confusion.values() for t in row} - {spans.NONE}) + [spans.NONE]
+    gold_types = sorted(set(result.confusion) - {spans.NONE}) + ([spans.NONE] if spans.NONE in result.confusion else [])
+    return {"kind": "tagging", "result": result, "bars": data_uri(bars), "kinds": spans.KINDS,
+            "gold_types": gold_types, "predicted_types": predicted_types}
+
+
+def mismatches(facts: RunFacts, view: dict[str, Any]) -> list[str]:
+    """Scores recomputed from the predictions that differ from metrics.json's (a task
+    scoring in another way, e.g. NER's strict mode): said on the page, not hidden."""
+    ours: dict[str, float] = {}
+    theirs: dict[str, Any] = {}
+    if view["kind"] == "classification":
+        ours = {f"per_class.{s.label}.f1": s.f1 for s in view["result"].scores}
+        theirs = {f"per_class.{k}.f1": v.get("f1") for k, v in facts.metrics.get("per_class", {}).items()}
+    elif view["kind"] == "tagging":
+        ours = {f"per_type.{s.type}.f1": s.f1 for s in view["result"].scores} | {"f1": view["result"].micro.f1}
+        theirs = {f"per_type.{k}.f1": v.get("f1") for k, v in facts.metrics.get("per_type", {}).items()}
+        theirs["f1"] = facts.metrics.get("f1")
+    elif view["kind"] == "qa":
+        overall = view["qa"].overall
+        ours = {"exact_match": overall.exact_match, "f1": overall.f1}
+        theirs = {"exact_match": facts.metrics.get("exact_match"), "f1": facts.metrics.get("f1")}
+    return [
+        f"{key}: {value:.4f} from the predictions, {theirs[key]:.4f} in metrics.json"
+        for key, value in ours.items()
+        if isinstance(theirs.get(key), (int, float)) and abs(value - theirs[key]) > AGREEMENT
+    ]
+
+
+def curves_uri(facts: RunFacts) -> str | None:
+    curves = run_curves(facts.run)
+    if curves.empty:
+        return None
+    monitor = facts.training.get("monitor")
+    figure = draw(curves, Monitor(monitor["name"], monitor["mode"]) if monitor else None, title=facts.run.path.name)
+    return data_uri(figure)
