@@ -2,11 +2,11 @@
 lines (start-up) and for N SST-2 sentences (throughput), for two checkouts side by
 side, alternating in one run, plus the import floor (torch + transformers' BERT).
 
-    python benchmarks/predict_cli.py RUN_DIR --old /tmp/predict-old [--rows 4000] [--repeats 2]
+    python benchmarks/predict_cli.py RUN_DIR [--old /tmp/predict-old] [--rows 4000] [--repeats 2]
 
 RUN_DIR: a finished run (e.g. runs/quickstart); --old: another checkout of nlpkit (a
 ``git worktree add /tmp/predict-old COMMIT``), run with its own code on the same run and
-inputs. Each configuration runs in a fresh process; the table gives the median of the
+inputs (without it, only this checkout's configurations run). Each configuration runs in a fresh process; the table gives the median of the
 repeats. Rows must agree: the script checks that both checkouts predict the same labels.
 """
 
@@ -56,7 +56,8 @@ def checkout_env(code: Path, extra: dict[str, str]) -> dict[str, str]:
 
 def configurations(args: argparse.Namespace) -> dict[str, tuple[Path, dict[str, str], list[str]]]:
     """name -> (checkout, extra environment, extra predict arguments)."""
-    configs = {"old": (args.old, {}, []), "new": (REPO, {}, [])}
+    configs = {"old": (args.old, {}, [])} if args.old else {}
+    configs["new"] = (REPO, {}, [])
     configs["new, OMP_WAIT_POLICY=PASSIVE"] = (REPO, {"OMP_WAIT_POLICY": "PASSIVE"}, [])
     for size in args.batch_sizes:
         configs[f"new, --batch-size {size}"] = (REPO, {}, ["--batch-size", str(size)])
@@ -70,9 +71,10 @@ def run_all(args: argparse.Namespace, inputs: dict[str, Path]) -> dict[tuple[str
     for repeat in range(args.repeats):
         for name, (code, extra, options) in configs.items():  # alternating: each repeat runs every one
             env = checkout_env(code, extra)
-            floor = timed([sys.executable, "-c", IMPORT_FLOOR], env) if name == "old" else None
-            if floor is not None:
+            if name == "new":
+                floor = timed([sys.executable, "-c", IMPORT_FLOOR], env)
                 results.setdefault(("import floor", "-"), []).append(floor[:2])
+                print(f"repeat {repeat + 1}: {'import floor':32s} {'-':14s} wall {floor[0]:7.2f} s  cpu {floor[1]:7.2f} s")
             for label, path in inputs.items():
                 command = [sys.executable, "-m", "nlpkit", "predict", str(args.run_dir), "--input", str(path), *options]
                 wall, cpu, stdout = timed(command, env)
@@ -87,7 +89,7 @@ def run_all(args: argparse.Namespace, inputs: dict[str, Path]) -> dict[tuple[str
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=Path)
-    parser.add_argument("--old", type=Path, required=True, help="another nlpkit checkout to compare with")
+    parser.add_argument("--old", type=Path, help="another nlpkit checkout to compare with")
     parser.add_argument("--rows", type=int, default=4000)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--batch-sizes", type=int, nargs="*", default=[], help="also run the new code with these")

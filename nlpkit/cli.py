@@ -117,7 +117,8 @@ def _keep(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) ->
 def predict(run_dir: Path, input_path: str, output_path: Path | None, batch_size: int | None, keep: tuple[str, ...],
             fmt: str) -> None:
     """Predict INPUT with the model of RUN_DIR: one JSONL row per input line, in order,
-    with its line number ("line") and a JSONL object's "id"."""
+    with its line number ("line") and a JSONL object's "id"; a file in the task's data
+    format gets the task's row per example (docs/predict.md)."""
     from nlpkit.inputs import read_input
     from nlpkit.predict_file import predict_input
     from nlpkit.predictor import Predictor, read_meta
