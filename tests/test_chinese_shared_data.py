@@ -37,7 +37,7 @@ def test_cmrc2018_trial_is_read_with_its_answers_found() -> None:
     from nlpkit_qa.readers import read_qa
 
     examples, report = read_qa(SHARED_DATA / "cmrc2018" / "trial.json", on_error="skip")
-    assert len(examples) == 1000 and report.skipped == 2  # two questions with an empty query_text
+    assert len(examples) == 1000 and report.skipped == 2  # two questions with an empty or blank query_text
     assert report.located.counts == {"once": 924, "several": 76}
     assert all(e.context[a.start : a.end] == a.text for e in examples for a in e.answers)
     recipe, task, splits = recipe_splits("cmrc2018.yaml")
