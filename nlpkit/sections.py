@@ -130,7 +130,7 @@ class HeadSection(Section):
     dropout: float = Field(0.1, ge=0, lt=1, description="Dropout before the head's output layer.")
 
 
-NEW_TOKEN_LR = 2e-3  # measured on People's Daily and ChnSentiCorp (docs/benchmarks.md)
+NEW_TOKEN_LR = 2e-3  # with the normal start: ChnSentiCorp 0.82 against 0.61 (mean start, encoder's rate); docs/benchmarks.md
 
 
 class TrainSection(Section):

@@ -309,11 +309,16 @@ def test_qa_metric_names() -> None:
         QAExample("has", "where ?", "in paris .", [Answer("paris", 3)]),
         QAExample("none", "who ?", "in paris .", [], is_impossible=True),
     ]
-    v1_keys, v1 = scored({"task": "qa", "data": {"squad_v2": False}}, examples[:1], [{"id": "has", "answer": "paris"}])
+    v1_keys, v1 = scored({"task": "qa", "data": {"metric": "squad"}}, examples[:1], [{"id": "has", "answer": "paris"}])
     predictions = [{"id": "has", "answer": "paris", "null_score_diff": -2.0},
                    {"id": "none", "answer": "", "null_score_diff": 3.0}]
     v2_keys, v2 = scored({"task": "qa", "data": {"squad_v2": True}}, examples, predictions)
-    assert (v1_keys, v2_keys) == (v1, v2)
+    chinese = [QAExample("zh", "哪里？", "在巴黎。", [Answer("巴黎", 1)])]
+    cmrc_keys, cmrc = scored({"task": "qa", "data": {"metric": "cmrc2018"}}, chinese, [{"id": "zh", "answer": "巴黎"}])
+    assert (v1_keys, v2_keys, cmrc_keys) == (v1, v2, cmrc)
+    # data.metric auto: the names of either scoring, since only the training data decides.
+    auto_keys, auto = scored({"task": "qa"}, examples[:1], [{"id": "has", "answer": "paris"}])
+    assert auto_keys == v1 and auto == v1 | cmrc
 
 
 def test_pretrain_metric_names() -> None:

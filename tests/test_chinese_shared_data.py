@@ -1,0 +1,46 @@
+"""The Chinese NER and QA recipes on the real data sets in ../shared/data: what they read,
+hold out and find, and the vocabulary fix they rely on."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import SHARED_DATA, needs_data, recipe_splits
+
+pytestmark = [
+    pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"no shared data at {SHARED_DATA}"),
+    pytest.mark.usefixtures("shared_data_env"),
+]
+
+
+@needs_data("peoples_daily")
+def test_peoples_daily_holds_out_seeded_test_and_validation_parts_and_fixes_the_unknowns() -> None:
+    from nlpkit.encoder import load_tokenizer
+    from nlpkit.vocab import extend_vocabulary, unk_rate
+
+    recipe, task, splits = recipe_splits("peoples-daily.yaml")
+    sizes = {name: len(split.examples) for name, split in splits.items()}
+    assert sizes == {"train": 3245, "test": 927, "validation": 464}  # 70/20/10 of 4,636 sentences
+    train = splits["train"].examples
+    assert {tag.split("-")[-1] for e in train for tag in e.tags} == {"O", "PER", "LOC", "ORG"}
+    texts = list(task.texts(train))
+    tokenizer = load_tokenizer(recipe.encoder)
+    assert unk_rate(tokenizer, texts) > 0.5  # the English vocabulary
+    extend_vocabulary(tokenizer, texts, recipe.encoder.extend_vocab_min_count)
+    assert unk_rate(tokenizer, texts) == 0.0
+    test_texts = [" ".join(e.words) for e in splits["test"].examples]
+    assert unk_rate(tokenizer, test_texts) < 0.01  # characters never seen in training remain
+
+
+@needs_data("cmrc2018")
+def test_cmrc2018_trial_is_read_with_its_answers_found() -> None:
+    from nlpkit_qa.readers import read_qa
+
+    examples, report = read_qa(SHARED_DATA / "cmrc2018" / "trial.json", on_error="skip")
+    assert len(examples) == 1000 and report.skipped == 2  # two questions with an empty or blank query_text
+    assert report.located.counts == {"once": 924, "several": 76}
+    assert all(e.context[a.start : a.end] == a.text for e in examples for a in e.answers)
+    recipe, task, splits = recipe_splits("cmrc2018.yaml")
+    assert {name: len(split.examples) for name, split in splits.items()} == {"train": 700, "test": 200, "validation": 100}
+    task.setup(splits["train"].examples)
+    assert task.scoring == "cmrc2018"
