@@ -85,6 +85,7 @@ def test_the_model_card_has_hub_front_matter_and_the_runs_metrics(classifier: Pa
     assert numbers and {m["type"]: m["value"] for m in results["validation"]} == numbers
     assert set(results) == {"validation"}  # training timings are no evaluation
     assert "trust_remote_code=True" in text and "## Intended use" in text and "task: classification" in text
+    assert 'AutoModelForSequenceClassification.from_pretrained("card", trust_remote_code=True)' in text
 
 
 def test_a_pooler_head_is_plain_bert_for_sequence_classification(root: Path, tiny_encoder: Path) -> None:

@@ -62,7 +62,7 @@ def export(
         meta = _metadata(predictor, run_dir, format, quantize, details)
         from nlpkit.export.card import write_card
 
-        write_card(stage, RunDir(run_dir), meta)
+        write_card(stage, RunDir(run_dir), meta, out.name)
         _write_meta(stage, meta)
     log.info("exported %s (%s) to %s", run_dir, format, out)
     return out
