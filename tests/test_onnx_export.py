@@ -208,6 +208,20 @@ def test_evaluate_scores_an_export_as_it_scores_the_run(runs: Runs, exports: Exp
     assert scores[0] == scores[1]  # metrics come from the labels: the same labels, the same metrics
 
 
+def test_the_predict_command_runs_an_export(runs: Runs, exports: Exports, tmp_path: Path) -> None:
+    from nlpkit.cli import main
+
+    texts = tmp_path / "texts.txt"
+    texts.write_text("\n".join(INPUTS["classification"]) + "\n", encoding="utf-8")
+    rows = []
+    for target in (runs["classification"], exports["classification"]):
+        result = CliRunner().invoke(main, ["predict", str(target), "--input", str(texts)])
+        assert result.exit_code == 0, result.output
+        rows.append([json.loads(line) for line in result.stdout.splitlines()])
+    assert [(r["line"], r["label"]) for r in rows[1]] == [(r["line"], r["label"]) for r in rows[0]]
+    assert len(rows[0]) == len(INPUTS["classification"])
+
+
 def test_an_int8_export_loads_and_predicts(runs: Runs, tmp_path: Path) -> None:
     import onnx
 
