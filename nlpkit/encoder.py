@@ -21,10 +21,15 @@ SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")  # BERT's, in it
 
 
 def quiet_transformers() -> None:
-    """No per-file progress bars when loading or saving a small model."""
+    """No per-file progress bars when loading or saving a small model, and transformers'
+    log at ``TRANSFORMERS_VERBOSITY`` (``error`` unless the user set it) even when it was
+    imported before this module set that default: a saved model that lacks the pooler
+    its head never used is no news to report."""
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
+    level = hf_logging.log_levels.get(os.environ.get("TRANSFORMERS_VERBOSITY", "error"), hf_logging.ERROR)
+    hf_logging.set_verbosity(level)
 
 
 def train_wordpiece(

@@ -73,7 +73,7 @@ class Predictor:
 
         meta = read_meta(exported.path)
         task, recipe = _saved_task(exported.saved, meta)
-        tokenizer = _tokenizer(exported.path)
+        tokenizer = _tokenizer(exported.path, config_dir=exported.saved.path)
         model = model_loader(exported.read_meta()["format"])(exported, task)
         return cls(
             task, tokenizer, model, batch_size=meta.get("eval_batch_size", 64), precision=meta.get("precision", "32"),
@@ -265,12 +265,16 @@ def _saved_task(saved: ModelDir, meta: dict[str, Any]) -> tuple[Task, Any]:
     return task, recipe
 
 
-def _tokenizer(path: Path) -> Any:
-    from transformers import AutoTokenizer
+def _tokenizer(path: Path, config_dir: Path | None = None) -> Any:
+    """The tokenizer saved in ``path``; ``config_dir``: where the encoder's configuration
+    is, when ``path`` holds another (an export's, whose model type transformers may not
+    know: it would warn about it)."""
+    from transformers import AutoConfig, AutoTokenizer
 
     try:
+        config = AutoConfig.from_pretrained(config_dir) if config_dir is not None else None
         # Never run code from the directory: nlpkit's own classes load what it exported.
-        return AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+        return AutoTokenizer.from_pretrained(path, config=config, trust_remote_code=False)
     except (OSError, ValueError) as exc:
         raise _unloadable(path, exc) from None
 

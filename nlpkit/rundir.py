@@ -272,7 +272,7 @@ def check_export_target(out: Path, *, overwrite: bool) -> None:
     only with ``overwrite``; a run directory or a directory that is not nlpkit's never is,
     and ``overwrite`` never deletes where the user's own files are (:func:`_refuse_protected`)."""
     if overwrite:
-        _refuse_protected(out, ())
+        _refuse_protected(out, (), "choose another output directory")
     if out.exists() and not out.is_dir():
         raise RunDirError(f"{out} is a file, not a directory; choose another output directory")
     names = _entries(out)
@@ -286,6 +286,8 @@ def check_export_target(out: Path, *, overwrite: bool) -> None:
         )
     if names and not overwrite:
         raise RunDirError(f"{out} already holds an export; replace it with --overwrite, or choose another directory")
+    if names:
+        ExportDir(out).files()  # a damaged metadata file is said now, not after the export's work
     why = unwritable(out)
     if why:
         raise RunDirError(f"cannot export to {out}: {why}")
@@ -427,7 +429,7 @@ def _refuse_foreign(out: Path, *, resume: bool) -> None:
     )
 
 
-def _refuse_protected(out: Path, keep: Iterable[str | Path]) -> None:
+def _refuse_protected(out: Path, keep: Iterable[str | Path], hint: str = "choose another with output.dir=...") -> None:
     """``--overwrite`` deletes in ``out``: never where that could take the user's own files."""
     target = out.resolve()
     places = [(Path.cwd(), "the current directory")] + [(Path(p), str(p)) for p in keep]
@@ -443,7 +445,7 @@ def _refuse_protected(out: Path, keep: Iterable[str | Path]) -> None:
             return
         why = f"it is or holds {inside[0]}"
     raise RunDirError(
-        f"--overwrite: refusing to delete anything in {out}: {why}; choose another with output.dir=..."
+        f"--overwrite: refusing to delete anything in {out}: {why}; {hint}"
     )
 
 

@@ -103,6 +103,12 @@ def train_tiny_classifier(root: Path, encoder: Path) -> Path:
     return nlpkit.run(recipe).run_dir
 
 
+@pytest.fixture(scope="session")
+def tiny_classifier_run(tmp_path_factory: pytest.TempPathFactory, tiny_encoder: Path) -> Path:
+    """One finished tiny classification run, shared by the tests that only read it (export)."""
+    return train_tiny_classifier(tmp_path_factory.mktemp("tiny-classifier"), tiny_encoder)
+
+
 @pytest.fixture
 def sentiment_files(tmp_path: Path) -> dict[str, Path]:
     return {

@@ -66,3 +66,8 @@ def test_installed_example_plugin_is_listed_and_trains(site: Path, tiny_encoder:
     assert predicted.returncode == 0, predicted.stderr
     row = json.loads(predicted.stdout)
     assert row["text"].lower() == "paris is the capital of france ." and len(row["capitalised"]) == 7
+
+    exported = nlpkit(site, "export", "run", "exported", cwd=tmp_path)  # its hf_head: a transformers class
+    assert exported.returncode == 0, exported.stderr
+    config = json.loads((tmp_path / "exported/config.json").read_text())
+    assert config["architectures"] == ["BertForTokenClassification"] and config["id2label"]["1"] == "capitalised"

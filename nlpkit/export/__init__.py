@@ -16,13 +16,13 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Callable, Literal
 
 from nlpkit.errors import NlpkitError
 
 if TYPE_CHECKING:  # pragma: no cover
     from nlpkit.predictor import Predictor
-    from nlpkit.rundir import ExportDir
+    from nlpkit.rundir import ExportDir, RunDir
 
 log = logging.getLogger("nlpkit")
 
@@ -62,7 +62,7 @@ def export(
         meta = _metadata(predictor, run_dir, format, quantize, details)
         from nlpkit.export.card import write_card
 
-        write_card(stage, RunDir(run_dir), meta)
+        write_card(stage, RunDir(run_dir), meta, out.name)
         _write_meta(stage, meta)
     log.info("exported %s (%s) to %s", run_dir, format, out)
     return out
@@ -77,9 +77,10 @@ def _check_options(format: str, quantize: str | None) -> None:
         raise NlpkitError(f"--quantize applies to --format onnx only, not {format}")
 
 
-Writer = Any
-"""``(predictor, run, stage, quantize) -> dict``: writes a format's files into ``stage``
-and returns what the metadata records of them."""
+Writer = Callable[["Predictor", "RunDir", "ExportDir", "str | None"], dict[str, Any]]
+"""``(predictor, run, stage, quantize) -> details``: writes a format's files into
+``stage``; ``details`` go into the metadata under the format's name (``labels``, if
+given, to the top)."""
 
 
 def _writer(format: str) -> Writer:
@@ -96,13 +97,13 @@ def _writer(format: str) -> Writer:
             f"--format onnx is not available in this installation ({exc}); install nlpkit[onnx]"
         ) from None
 
-    def write_onnx(predictor: "Predictor", run: Any, stage: "ExportDir", quantize: str | None) -> dict[str, Any]:
+    def write_onnx(predictor: "Predictor", run: "RunDir", stage: "ExportDir", quantize: str | None) -> dict[str, Any]:
         return export_onnx(predictor, stage.path, quantize=quantize)
 
     return write_onnx
 
 
-def _write_nlpkit_state(run: Any, stage: "ExportDir") -> None:
+def _write_nlpkit_state(run: "RunDir", stage: "ExportDir") -> None:
     """The task state, the recipe and the encoder's config from the run's ``model/``:
     nlpkit builds the task and the encoder from them when it loads the export."""
     saved = stage.saved

@@ -23,8 +23,9 @@ PIPELINE_TAGS = {
 """The Hub's ``pipeline_tag`` of each auto class: how the Hub files the model."""
 
 
-def write_card(stage: "ExportDir", run: "RunDir", meta: dict[str, Any]) -> None:
-    """Write ``stage``'s model card from the run's recipe and metrics and the export's metadata."""
+def write_card(stage: "ExportDir", run: "RunDir", meta: dict[str, Any], name: str) -> None:
+    """Write ``stage``'s model card from the run's recipe and metrics and the export's
+    metadata; ``name``: the export directory's final name, which the loading lines use."""
     import yaml
 
     recipe = yaml.safe_load(run.recipe.read_text(encoding="utf-8")) or {}
@@ -35,7 +36,7 @@ def write_card(stage: "ExportDir", run: "RunDir", meta: dict[str, Any]) -> None:
         f"# {run.path.resolve().name}: nlpkit {meta['task']} model",
         describe(meta, recipe),
         "## How to load it",
-        how_to_load(meta, stage.path.name),
+        how_to_load(meta, name),
         "## Intended use and limitations",
         intended_use(meta),
         "## Training data",
@@ -75,7 +76,7 @@ def describe(meta: dict[str, Any], recipe: dict[str, Any]) -> str:
     details = meta.get(meta["format"], {})
     encoder = (recipe.get("encoder") or {}).get("name", "?")
     lines = [
-        f"A `{meta['task']}` model trained with [nlpkit](https://pypi.org/project/nlpkit/) {meta['nlpkit']} "
+        f"A `{meta['task']}` model trained with nlpkit {meta['nlpkit']} "
         f"(task plugin `{meta.get('plugin')}` {meta.get('plugin_version')}) on the encoder `{encoder}`, "
         f"exported as `{meta['format']}`"
         + (f": transformers class `{details['architecture']}`." if details.get("architecture") else "."),

@@ -136,7 +136,7 @@ def verify(path: Path, spec: "HfHead", predictor: "Predictor", *, trust_remote_c
     import transformers
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)  # as the card says
     for text in SAMPLE_TEXTS:
         if tokenizer(text)["input_ids"] != predictor.tokenizer(text)["input_ids"]:
             raise NlpkitError(f"the exported tokenizer reads {text!r} otherwise than the run's")
@@ -187,7 +187,7 @@ def _compare(spec: "HfHead", predictor: "Predictor", loaded: "PreTrainedModel", 
         difference = float((ours.float() - theirs.float()).abs().max()) if ours.numel() else 0.0
         if not difference <= TOLERANCE:
             raise NlpkitError(
-                f"the export does not compute what nlpkit's model does: {name} differs by {difference:.3g} "
+                f"the export does not compute what nlpkit's model does: {name} differ by {difference:.3g} "
                 f"(allowed {TOLERANCE:g}); nothing was written"
             )
         worst = max(worst, difference)

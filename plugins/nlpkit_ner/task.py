@@ -25,6 +25,7 @@ from nlpkit_ner.readers import NerExample, ReadOptions, read
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
+    from nlpkit.task import HfHead
     from nlpkit_ner.metric import NerMetric
 
 log = logging.getLogger("nlpkit")
@@ -243,6 +244,11 @@ class NerTask(Task[NerExample]):
             allowed, start, end = schemes.allowed_transitions(self.tags, self.scheme)
             crf = CRF(len(self.tags), allowed, start, end)
         return TokenClassifier(encoder.config.hidden_size, len(self.tags), self.settings.head.dropout, crf)
+
+    def hf_head(self, encoder: Any, head: Any) -> "HfHead":
+        from nlpkit_ner.export import token_hf_head
+
+        return token_hf_head(head, self.tags)
 
     def split_outputs(self, output: dict[str, "torch.Tensor"], batch: dict[str, "torch.Tensor"]) -> list[Any]:
         from nlpkit.batching import split_rows

@@ -152,6 +152,19 @@ class NspTask(SequenceTask[PairExample]):
             load_nsp_weights(head, resolve_encoder(checkpoint))
         return head
 
+    def hf_head(self, encoder: Any, head: "NspHead") -> "HfHead":
+        """BERT's own next-sentence classifier: ``BertForNextSentencePrediction`` exactly."""
+        from nlpkit.task import HfHead
+
+        layer = head.seq_relationship
+        return HfHead(
+            architecture="BertForNextSentencePrediction",
+            auto_class="AutoModelForNextSentencePrediction",
+            weights={"cls.seq_relationship.weight": layer.weight.detach(), "cls.seq_relationship.bias": layer.bias.detach()},
+            compare=lambda nlpkit, batch, output: {"logits": (nlpkit(batch), output.logits)},
+            config={"id2label": dict(enumerate(NSP_LABELS)), "label2id": {l: i for i, l in enumerate(NSP_LABELS)}},
+        )
+
     # -- predictions and metrics -----------------------------------------------------------
     def decode(
         self, examples: Sequence[PairExample], features: Sequence[Feature], outputs: Sequence[Any]

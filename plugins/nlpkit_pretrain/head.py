@@ -11,13 +11,16 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from nlpkit.rundir import ModelDir
+
+if TYPE_CHECKING:  # pragma: no cover
+    from nlpkit.task import HfHead
 
 log = logging.getLogger("nlpkit.pretrain")
 
@@ -167,6 +170,39 @@ def load_heads(head: PretrainingHeads, path: str | Path | None) -> list[str]:
 
 
 # -- export -----------------------------------------------------------------------------
+
+
+def pretraining_hf_head(encoder: nn.Module, head: PretrainingHeads) -> "HfHead":
+    """MLM + NSP as ``BertForPreTraining`` (which ``AutoModelForMaskedLM`` loads too); a
+    run without NSP as ``BertForMaskedLM``: its NSP layer and pooler were never trained."""
+    from nlpkit.task import HfHead
+
+    transform = head.predictions.transform
+    weights = {f"cls.predictions.transform.{k}": v.detach() for k, v in transform.state_dict().items()}
+    weights["cls.predictions.bias"] = head.predictions.bias.detach()
+    weights["cls.predictions.decoder.weight"] = encoder.get_input_embeddings().weight.detach()  # tied
+    weights["cls.predictions.decoder.bias"] = head.predictions.bias.detach()
+    if head.nsp:
+        weights.update({f"cls.seq_relationship.{k}": v.detach() for k, v in head.seq_relationship.state_dict().items()})
+
+    def compare(nlpkit: Any, batch: Any, output: Any) -> dict[str, Any]:
+        # Every position "masked": nlpkit's head scores them all, in order.
+        ours = nlpkit({**batch, "labels": batch["input_ids"]})
+        theirs = output.prediction_logits if head.nsp else output.logits
+        pairs = {"mlm logits": (ours["mlm_logits"], theirs.flatten(0, 1))}
+        if head.nsp:
+            pairs["nsp logits"] = (ours["nsp_logits"], output.seq_relationship_logits)
+        return pairs
+
+    return HfHead(
+        architecture="BertForPreTraining" if head.nsp else "BertForMaskedLM",
+        auto_class="AutoModelForPreTraining" if head.nsp else "AutoModelForMaskedLM",
+        weights=weights,
+        compare=compare,
+        also_loads=("AutoModelForMaskedLM",) if head.nsp else (),
+        pipeline="fill-mask",
+    )
+
 
 
 def save_checkpoint(encoder: nn.Module, head: PretrainingHeads, tokenizer: Any, directory: str | Path) -> Path:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+    from nlpkit.task import HfHead
     from nlpkit_pretrain.head import PretrainingHeads
     from nlpkit_pretrain.masking import Masker
     from nlpkit_pretrain.metric import PretrainingMetric
@@ -249,6 +250,11 @@ class PretrainTask(Task[Document]):
             source = resolve_encoder(self.settings.encoder_checkpoint)
         load_heads(head, source)
         return head
+
+    def hf_head(self, encoder: "PreTrainedModel", head: "PretrainingHeads") -> "HfHead":
+        from nlpkit_pretrain.head import pretraining_hf_head
+
+        return pretraining_hf_head(encoder, head)
 
     def export_checkpoint(
         self, encoder: "PreTrainedModel", head: "PretrainingHeads", tokenizer: "PreTrainedTokenizerBase", directory: str | Path

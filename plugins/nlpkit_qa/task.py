@@ -26,6 +26,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+    from nlpkit.task import HfHead
+
 log = logging.getLogger("nlpkit.qa")
 
 SPECIAL_TOKENS = 3  # [CLS] question [SEP] context [SEP]: checked again with the real tokenizer
@@ -211,6 +213,25 @@ class QATask(Task[QAExample]):
         from nlpkit_qa.heads import SpanHead
 
         return SpanHead(encoder.config.hidden_size, self.settings.head.dropout)
+
+    def hf_head(self, encoder: "PreTrainedModel", head: Any) -> "HfHead":
+        """The span head is ``BertForQuestionAnswering``'s ``qa_outputs`` exactly; finding
+        the best span (windows, n-best, ``head.max_answer_length``) is nlpkit's decoding."""
+        from nlpkit.task import HfHead
+
+        def compare(nlpkit: Any, batch: Any, output: Any) -> dict[str, Any]:
+            ours = nlpkit(batch)
+            return {name: (ours[name], getattr(output, name)) for name in ("start_logits", "end_logits")}
+
+        return HfHead(
+            architecture="BertForQuestionAnswering",
+            auto_class="AutoModelForQuestionAnswering",
+            weights={"qa_outputs.weight": head.out.weight.detach(), "qa_outputs.bias": head.out.bias.detach()},
+            compare=compare,
+            notes=("Plain transformers gives the start and end logits of every token (transformers 5 has no "
+                   "question-answering pipeline); nlpkit picks the answer span from them: the best start and end "
+                   "in the context, across the windows of a long context.",),
+        )
 
     # -- evaluation and prediction ---------------------------------------------
     def decode(

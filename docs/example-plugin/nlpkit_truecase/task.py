@@ -104,6 +104,21 @@ class TruecaseTask(Task[Sentence]):
 
         return TokenHead(encoder.config.hidden_size, self.settings.head.dropout)
 
+    # -- export (optional): the head as a transformers class ---------------------------------
+    def hf_head(self, encoder: Any, head: Any) -> Any:
+        """A linear layer per token is ``BertForTokenClassification``'s ``classifier``."""
+        from nlpkit.task import HfHead
+
+        labels = {0: "lower", 1: "capitalised"}
+        return HfHead(
+            architecture="BertForTokenClassification",
+            auto_class="AutoModelForTokenClassification",
+            weights={"classifier.weight": head.out.weight.detach(), "classifier.bias": head.out.bias.detach()},
+            compare=lambda nlpkit, batch, output: {"logits": (nlpkit(batch), output.logits)},
+            config={"id2label": labels, "label2id": {name: i for i, name in labels.items()}},
+            pipeline="token-classification",
+        )
+
     # -- decoding: outputs -> predictions ---------------------------------------------------
     def decode(self, examples: Sequence[Sentence], features: Sequence[Feature], outputs: Sequence[Any]) -> list[dict]:
         predictions: list[dict] = [{} for _ in examples]
