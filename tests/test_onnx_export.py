@@ -1,7 +1,11 @@
 """``nlpkit export --format onnx``: for a tiny trained run of each task family, the graph
 computes what the torch model does (max abs difference 1e-4 in fp32, the CRF's tags
 equal), and ``nlpkit.load(export).predict`` gives the run's predictions; an int8 export
-loads and predicts; a missing or damaged graph is a clear error."""
+loads and predicts; a missing or damaged graph is a clear error.
+
+The default tier covers a head that returns a tensor (classification) and one that
+returns a dict and finishes in Python (NER with a CRF); the integration tier exports the
+other families (pair, rating scale, QA) through the ``nlpkit export`` command."""
 
 from __future__ import annotations
 
@@ -58,29 +62,49 @@ INPUTS: dict[str, list[Any]] = {
 }
 
 
-@pytest.fixture(scope="module")
-def runs(tiny_encoder: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """One tiny trained run per task family (one epoch: a trained head is not needed to
-    compare two engines, only a saved one)."""
-    root = tmp_path_factory.mktemp("onnx-runs")
-    (root / "classification").mkdir()
-    found = {"classification": train_tiny_classifier(root / "classification", tiny_encoder)}
-    for family, recipe in RECIPES.items():
-        folder = root / family
-        folder.mkdir()
-        recipe = recipe(folder)
+class Runs:
+    """Tiny trained runs by task family, each trained when first asked for (one epoch: a
+    trained head is not needed to compare two engines, only a saved one)."""
+
+    def __init__(self, root: Path, encoder: Path) -> None:
+        self.root, self.encoder, self.made = root, encoder, {}
+
+    def __getitem__(self, family: str) -> Path:
+        if family not in self.made:
+            folder = self.root / family
+            folder.mkdir()
+            self.made[family] = train_tiny_classifier(folder, self.encoder) if family == "classification" \
+                else nlpkit.run(self.recipe(family, folder)).run_dir
+        return self.made[family]
+
+    def recipe(self, family: str, folder: Path) -> dict[str, Any]:
+        recipe = RECIPES[family](folder)
         recipe["data"]["cache"] = False
         max_length = 12 if family == "ner" else 48  # NER: long sentences go into windows
-        recipe |= {"encoder": {"name": str(tiny_encoder), "max_length": max_length}, "train": TRAIN,
-                   "trainer": QUIET, "output": {"dir": str(folder / "run")}}
-        found[family] = nlpkit.run(recipe).run_dir
-    return found
+        return recipe | {"encoder": {"name": str(self.encoder), "max_length": max_length}, "train": TRAIN,
+                         "trainer": QUIET, "output": {"dir": str(folder / "run")}}
+
+
+class Exports(dict):  # type: ignore[type-arg]
+    """ONNX exports of the runs, by family, each made when first asked for."""
+
+    def __init__(self, runs: Runs, root: Path) -> None:
+        super().__init__()
+        self.runs, self.root = runs, root
+
+    def __missing__(self, family: str) -> Path:
+        self[family] = export(self.runs[family], self.root / family, format="onnx")
+        return self[family]
 
 
 @pytest.fixture(scope="module")
-def exports(runs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("onnx-exports")
-    return {family: export(run, root / family, format="onnx") for family, run in runs.items()}
+def runs(tiny_encoder: Path, tmp_path_factory: pytest.TempPathFactory) -> Runs:
+    return Runs(tmp_path_factory.mktemp("onnx-runs"), tiny_encoder)
+
+
+@pytest.fixture(scope="module")
+def exports(runs: Runs, tmp_path_factory: pytest.TempPathFactory) -> Exports:
+    return Exports(runs, tmp_path_factory.mktemp("onnx-exports"))
 
 
 def head_outputs(predictor: Any, inputs: list[Any]) -> list[Any]:
@@ -110,9 +134,10 @@ def split_floats(value: Any) -> tuple[Any, list[float]]:
     return value, []
 
 
-@pytest.mark.parametrize("family", ["classification", "pair", "rating", "ner", "qa"])
-def test_the_graph_computes_what_the_model_does(runs: dict[str, Path], exports: dict[str, Path], family: str) -> None:
-    torch_model, onnx_model = nlpkit.load(runs[family]), nlpkit.load(exports[family])
+def assert_same_model(run: Path, exported: Path, family: str) -> None:
+    """The export's head outputs match the run's (floats within TOLERANCE, the CRF's tags
+    equal), and so do its predictions (labels, spans, answers equal; scores within TOLERANCE)."""
+    torch_model, onnx_model = nlpkit.load(run), nlpkit.load(exported)
     assert type(onnx_model.model).__name__ == "OnnxModel"
     for ours, theirs in zip(head_outputs(torch_model, INPUTS[family]), head_outputs(onnx_model, INPUTS[family]), strict=True):
         ours, theirs = tensors(ours), tensors(theirs)
@@ -124,12 +149,33 @@ def test_the_graph_computes_what_the_model_does(runs: dict[str, Path], exports: 
                 assert torch.equal(tensor, theirs[name]), name
 
     expected, got = torch_model.predict(INPUTS[family]), onnx_model.predict(INPUTS[family])
-    assert [split_floats(p)[0] for p in got] == [split_floats(p)[0] for p in expected]  # labels, spans, answers
+    assert [split_floats(p)[0] for p in got] == [split_floats(p)[0] for p in expected]
     assert sum((split_floats(p)[1] for p in got), []) == pytest.approx(
         sum((split_floats(p)[1] for p in expected), []), abs=TOLERANCE)
 
 
-def test_the_export_says_what_it_holds(exports: dict[str, Path]) -> None:
+# One head returning a tensor, one returning a dict with a step in Python after the graph.
+@pytest.mark.parametrize("family", ["classification", "ner"])
+def test_the_graph_computes_what_the_model_does(runs: Runs, exports: Exports, family: str) -> None:
+    assert_same_model(runs[family], exports[family], family)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("family", ["pair", "rating", "qa"])
+def test_nlpkit_export_makes_a_graph_of_every_other_family(runs: Runs, family: str, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.helpers import child_env
+
+    out = tmp_path / family
+    done = subprocess.run([sys.executable, "-m", "nlpkit", "export", str(runs[family]), str(out), "--format", "onnx"],
+                          capture_output=True, text=True, env=child_env(), timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert_same_model(runs[family], out, family)
+
+
+def test_the_export_says_what_it_holds(exports: Exports) -> None:
     meta = json.loads(ExportDir(exports["ner"]).meta.read_text(encoding="utf-8"))
     assert meta["format"] == "onnx" and meta["onnx"]["opset"] == 17
     assert meta["onnx"]["inputs"] == ["input_ids", "attention_mask", "token_type_ids"]
@@ -139,7 +185,7 @@ def test_the_export_says_what_it_holds(exports: dict[str, Path]) -> None:
     assert json.loads(ExportDir(exports["classification"]).meta.read_text())["labels"] == ["0", "1"]
 
 
-def test_loading_an_export_reads_no_torch_weights(exports: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_loading_an_export_reads_no_torch_weights(exports: Exports, monkeypatch: pytest.MonkeyPatch) -> None:
     import transformers
 
     def refuse(*args: Any, **kwargs: Any) -> None:
@@ -150,8 +196,7 @@ def test_loading_an_export_reads_no_torch_weights(exports: dict[str, Path], monk
         assert len(nlpkit.load(exports[family]).predict(INPUTS[family])) == len(INPUTS[family])
 
 
-def test_evaluate_scores_an_export_as_it_scores_the_run(runs: dict[str, Path], exports: dict[str, Path],
-                                                        tmp_path: Path) -> None:
+def test_evaluate_scores_an_export_as_it_scores_the_run(runs: Runs, exports: Exports, tmp_path: Path) -> None:
     from nlpkit.cli import main
 
     data = write_sentiment_tsv(tmp_path / "dev.tsv", 12, seed=5)
@@ -163,7 +208,21 @@ def test_evaluate_scores_an_export_as_it_scores_the_run(runs: dict[str, Path], e
     assert scores[0] == scores[1]  # metrics come from the labels: the same labels, the same metrics
 
 
-def test_an_int8_export_loads_and_predicts(runs: dict[str, Path], tmp_path: Path) -> None:
+def test_the_predict_command_runs_an_export(runs: Runs, exports: Exports, tmp_path: Path) -> None:
+    from nlpkit.cli import main
+
+    texts = tmp_path / "texts.txt"
+    texts.write_text("\n".join(INPUTS["classification"]) + "\n", encoding="utf-8")
+    rows = []
+    for target in (runs["classification"], exports["classification"]):
+        result = CliRunner().invoke(main, ["predict", str(target), "--input", str(texts)])
+        assert result.exit_code == 0, result.output
+        rows.append([json.loads(line) for line in result.stdout.splitlines()])
+    assert [(r["line"], r["label"]) for r in rows[1]] == [(r["line"], r["label"]) for r in rows[0]]
+    assert len(rows[0]) == len(INPUTS["classification"])
+
+
+def test_an_int8_export_loads_and_predicts(runs: Runs, tmp_path: Path) -> None:
     import onnx
 
     out = export(runs["classification"], tmp_path / "int8", format="onnx", quantize="int8")
@@ -176,7 +235,7 @@ def test_an_int8_export_loads_and_predicts(runs: dict[str, Path], tmp_path: Path
     assert {p["label"] for p in predictions} <= {"0", "1"}
 
 
-def test_a_missing_or_damaged_graph_is_a_clear_error(exports: dict[str, Path], tmp_path: Path) -> None:
+def test_a_missing_or_damaged_graph_is_a_clear_error(exports: Exports, tmp_path: Path) -> None:
     broken = shutil.copytree(exports["classification"], tmp_path / "broken")
     graph = ExportDir(broken).onnx_model
     graph.unlink()

@@ -161,11 +161,14 @@ def _trace(predictor: "Predictor", names: list[str], path: Path) -> str:
         def forward(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
             return tuple(_flat(graph_outputs(predictor, dict(zip(names, inputs))))[1])
 
-    sample = sample_batch(predictor.model.encoder.config, names, 3, 12, seed=7)
+    config = predictor.model.encoder.config
+    sample = sample_batch(config, names, 3, 12, seed=7)
     kind, tensors, outputs = _flat(graph_outputs(predictor, sample))
+    longer = _flat(graph_outputs(predictor, sample_batch(config, names, 3, 13, seed=7)))[1]
     axes: dict[str, dict[int, str]] = {name: {0: "batch", 1: "sequence"} for name in names}
-    for name, tensor in zip(outputs, tensors):
-        axes[name] = {0: "batch", **({1: "sequence"} if tensor.dim() > 1 and tensor.shape[1] == 12 else {})}
+    for name, tensor, other in zip(outputs, tensors, longer):
+        # An output's second axis is the sequence's if it grows with the input.
+        axes[name] = {0: "batch", **({1: "sequence"} if tensor.dim() > 1 and other.shape[1] != tensor.shape[1] else {})}
     encoder = predictor.model.encoder
     attention = encoder.config._attn_implementation
     # Eager attention: the plain matmul-softmax-matmul that onnxruntime fuses into one op.
