@@ -1,5 +1,5 @@
-"""The ``nlpkit`` command line: run, predict, evaluate, export, report, recipe show|check,
-plugins, and the commands that plugins add."""
+"""The ``nlpkit`` command line: run, predict, evaluate, export, report, explain, recipe
+show|check, plugins, and the commands that plugins add."""
 
 from __future__ import annotations
 
@@ -220,6 +220,27 @@ def report(run_dir: Path, split: str | None, output_path: Path | None) -> None:
     from nlpkit.report import write_report
 
     click.echo(f"wrote {write_report(run_dir, split, output_path)}")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("text")
+@click.option("--output", "output_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="explain.html (a page) or explain.json (for programs); default: JSON on stdout.")
+@click.option("--steps", type=click.IntRange(min=1), default=50, show_default=True,
+              help="Integration steps of integrated gradients.")
+def explain(run_dir: Path, text: str, output_path: Path | None, steps: int) -> None:
+    """Explain the prediction of a finished run for TEXT: token attributions (integrated
+    gradients, with captum's convergence delta) and the attention of every layer and head."""
+    from nlpkit.explain import explain as explain_text, write_explanation
+    from nlpkit.predictor import Predictor
+
+    explanation = explain_text(Predictor.load(run_dir), text, steps)
+    if output_path is None:
+        click.echo(json.dumps(explanation.to_dict(), ensure_ascii=False))
+        return
+    write_explanation(explanation, output_path)
+    click.echo(f"wrote {output_path}")
 
 
 @main.group()

@@ -65,3 +65,29 @@ def reliability(bins: Sequence["CalibrationBin"], ece: float) -> "Figure":
     bottom.set_ylabel("share")
     bottom.legend(loc="upper left", fontsize="small", frameon=False)
     return figure
+
+
+def attention_maps(layer: Sequence[Sequence[Sequence[float]]], tokens: Sequence[str], index: int) -> "Figure":
+    """One layer's attention, a heat-map per head: rows attend (query), columns are
+    attended to (key); each row sums to 1."""
+    from matplotlib.figure import Figure
+
+    heads = len(layer)
+    columns = min(heads, 4)
+    rows = -(-heads // columns)
+    size = 2.2 if len(tokens) <= 16 else 3.2
+    figure = Figure(figsize=(columns * size + 1, rows * size + 0.6), layout="constrained")
+    axes = figure.subplots(rows, columns, squeeze=False)
+    labels = len(tokens) <= 24
+    for h, ax in enumerate(axes.flat):
+        if h >= heads:
+            ax.set_axis_off()
+            continue
+        image = ax.imshow(layer[h], cmap="viridis", vmin=0, vmax=1)
+        ax.set_title(f"head {h + 1}", fontsize="small")
+        ticks = range(len(tokens)) if labels else []
+        ax.set_xticks(ticks, [tokens[i] for i in ticks], rotation=90, fontsize=6)
+        ax.set_yticks(ticks, [tokens[i] for i in ticks], fontsize=6)
+    figure.colorbar(image, ax=axes, shrink=0.6, label="attention weight")
+    figure.suptitle(f"layer {index + 1} (rows: query token, columns: key token)")
+    return figure

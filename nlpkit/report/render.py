@@ -4,19 +4,24 @@ a jinja2 template into one self-contained HTML file (inline CSS, plots as data U
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nlpkit.curves import draw, run_curves
 from nlpkit.monitor import Monitor
 from nlpkit.report import answers, classes, spans
 from nlpkit.report.facts import RunFacts
-from nlpkit.report.figures import data_uri, reliability, score_bars
+from nlpkit.report.figures import attention_maps, data_uri, reliability, score_bars
+
+if TYPE_CHECKING:  # pragma: no cover
+    import jinja2
+
+    from nlpkit.explain import Explanation
 
 AGREEMENT = 1e-6
 """How far a score recomputed from the predictions may be from metrics.json's."""
 
 
-def render(facts: RunFacts) -> str:
+def _environment() -> "jinja2.Environment":
     import jinja2
 
     env = jinja2.Environment(
@@ -25,7 +30,21 @@ def render(facts: RunFacts) -> str:
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
     )
     env.globals["marked"] = spans.marked
-    return env.get_template("report.html.j2").render(**context(facts))
+    return env
+
+
+def render(facts: RunFacts) -> str:
+    return _environment().get_template("report.html.j2").render(**context(facts))
+
+
+def render_explanation(explanation: "Explanation") -> str:
+    """The page of ``nlpkit explain``: tokens shaded by attribution, the attention maps."""
+    largest = max((abs(a) for a in explanation.attributions), default=0.0) or 1.0
+    maps = [data_uri(attention_maps(layer, explanation.tokens, i)) for i, layer in enumerate(explanation.attentions)]
+    return _environment().get_template("explain.html.j2").render(
+        e=explanation, shades=[a / largest for a in explanation.attributions], maps=maps,
+        generated=datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
+    )
 
 
 def context(facts: RunFacts) -> dict[str, Any]:
