@@ -29,7 +29,7 @@ from typing import Any, Mapping, Sequence
 import datasets
 import evaluate
 
-from nlpkit_qa.metric import gold_answers, references_feature, squad_v1
+from nlpkit_qa.metric import InMemoryMetric, gold_answers, references_feature, squad_v1
 
 # The script's list. Its "……" is two characters and never equals the one character it
 # is compared with, so a single "…" is not punctuation here either.
@@ -89,13 +89,9 @@ def cmrc2018(predictions: Mapping[str, str], references: Mapping[str, Sequence[s
     return {"exact_match": exact, "f1": f1, "average": (exact + f1) / 2}
 
 
-class Cmrc2018(evaluate.Metric):
+class Cmrc2018(InMemoryMetric):
     """CMRC 2018's ``exact_match``, ``f1`` and ``average``, with SQuAD v1.1's figures as
     ``squad_exact_match`` and ``squad_f1``."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("keep_in_memory", True)  # no cache files beside the run
-        super().__init__(**kwargs)
 
     def _info(self) -> evaluate.MetricInfo:
         return evaluate.MetricInfo(

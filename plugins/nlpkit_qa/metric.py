@@ -184,12 +184,16 @@ def gold_answers(references: Sequence[Mapping[str, Any]]) -> dict[str, list[str]
     return {str(r["id"]): list(r["answers"]["text"]) for r in references}
 
 
-class SquadV1(evaluate.Metric):
-    """Official SQuAD v1.1 scoring: ``exact_match`` and ``f1`` in percent."""
+class InMemoryMetric(evaluate.Metric):
+    """An ``evaluate`` metric that keeps its batches in memory: no cache files beside the run."""
 
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("keep_in_memory", True)  # no cache files beside the run
+        kwargs.setdefault("keep_in_memory", True)
         super().__init__(**kwargs)
+
+
+class SquadV1(InMemoryMetric):
+    """Official SQuAD v1.1 scoring: ``exact_match`` and ``f1`` in percent."""
 
     def _info(self) -> evaluate.MetricInfo:
         return evaluate.MetricInfo(
@@ -209,12 +213,8 @@ class SquadV1(evaluate.Metric):
         return squad_v1({str(p["id"]): p["prediction_text"] for p in predictions}, gold_answers(references))
 
 
-class SquadV2(evaluate.Metric):
+class SquadV2(InMemoryMetric):
     """Official SQuAD v2.0 scoring, with HasAns/NoAns and best-threshold figures."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("keep_in_memory", True)
-        super().__init__(**kwargs)
 
     def _info(self) -> evaluate.MetricInfo:
         return evaluate.MetricInfo(
