@@ -2,7 +2,8 @@
 
 Tiers (markers registered in pyproject.toml): the default run is in-process; a test that
 starts Python in a subprocess (the CLI, signals, DDP, pip install) is marked
-`integration`, one that trains on the real data in ../shared/data `slow`."""
+`integration`, one that reads a whole data set in ../shared/data or trains on one `slow`.
+The default tier runs in parallel (``-n auto``: pytest-xdist), the other two in one process."""
 
 from __future__ import annotations
 
@@ -23,6 +24,19 @@ SHARED_DATA = Path(os.environ.get("NLPKIT_DATA", REPO.parent / "shared" / "data"
 
 POSITIVE = ["a great fun movie", "i loved it", "wonderful actors and a good story", "truly good fun"]
 NEGATIVE = ["a terrible boring film", "awful and dull", "i hated every minute", "bad plot , bad actors"]
+
+
+DEFAULT_TIER = "not slow and not integration"  # pyproject's addopts
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto`` (pyproject's addopts): the default tier's single-threaded tiny-model tests
+    spread over the cores (at most 4 workers: each builds the session fixtures once); the
+    integration and slow tiers run in one process, as their tests use every core already."""
+    if config.getoption("markexpr") != DEFAULT_TIER:
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return min(4, cores)
 
 
 @pytest.fixture(autouse=True)

@@ -13,6 +13,7 @@ pytestmark = [
 ]
 
 
+@pytest.mark.slow  # reads a whole data set: seconds
 @needs_data("peoples_daily")
 def test_peoples_daily_holds_out_seeded_test_and_validation_parts_and_fixes_the_unknowns() -> None:
     from nlpkit.encoder import load_tokenizer

@@ -59,6 +59,7 @@ def test_trainer_logger_mlflow_creates_a_file_store_run_with_the_metrics_and_the
     assert RunDir(run_dir).metrics_csv.exists()  # the CSV log is kept whatever trainer.logger says
 
 
+@pytest.mark.integration  # wandb runs its own service process (wandb-core): seconds to start
 @pytest.mark.skipif(importlib.util.find_spec("wandb") is None, reason="W&B is not installed (nlpkit[tracking])")
 def test_trainer_logger_wandb_writes_an_offline_run_in_the_run_directory(
     classification_recipe: dict, monkeypatch: pytest.MonkeyPatch

@@ -17,6 +17,7 @@ pytestmark = [
 ]
 
 
+@pytest.mark.slow  # reads a whole data set: seconds
 @needs_data("sst2")
 def test_sst2_recipe_reads_all_rows() -> None:
     _, task, splits = recipe_splits("sst2.yaml")

@@ -86,6 +86,7 @@ def _read_conll_tags(path):
     return sentences
 
 
+@pytest.mark.slow  # reads a whole data set: seconds
 @pytest.mark.skipif(not CONLL_TRAIN.exists(), reason=f"CoNLL-2003 not found at {CONLL_TRAIN}")
 def test_round_trip_on_the_whole_conll_training_file():
     """IOB1 -> IOB2 -> IOBES -> IOB2 changes nothing, and IOB2 -> IOB1 gives the file back."""

@@ -26,6 +26,7 @@ def test_mrpc_holds_out_a_seeded_tenth_and_reads_the_test_file() -> None:
     assert [e.text_a for e in again["validation"].examples] == [e.text_a for e in validation]
 
 
+@pytest.mark.slow  # reads a whole data set: seconds
 @needs_data("sst2")
 def test_sst2_sentiment_maps_labels_to_words() -> None:
     _, task, splits = recipe_splits("sst2-sentiment.yaml", "data.limit_train=200")
@@ -43,6 +44,7 @@ def test_nsp_wikitext_holds_out_whole_articles() -> None:
     assert 0.4 < counts["is_next"] / len(validation) < 0.6
 
 
+@pytest.mark.slow  # reads a whole data set: seconds
 @needs_data("chnsenticorp")
 def test_chnsenticorp_unknown_rate_is_under_one_percent_with_the_vocabulary_fix() -> None:
     """64% of ChnSentiCorp's tokens are [UNK] for the default encoder; the recipe's

@@ -74,6 +74,7 @@ def _variants(gold: str, context: str, rng: random.Random) -> str:
     return rng.choice(choices)
 
 
+@pytest.mark.slow  # reads a whole data set: seconds
 @pytest.mark.skipif(not (SQUAD_DIR / "eval-from-dev.json").exists(), reason=f"no SQuAD data at {SQUAD_DIR}")
 def test_equal_to_the_official_v1_1_script_on_eval_from_dev(tmp_path: Path) -> None:
     """Predictions file written as the run directory writes it, scored by the plugin and

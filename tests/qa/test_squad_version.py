@@ -95,6 +95,7 @@ def test_recipes_saved_with_null_read_as_v1() -> None:
     assert task().squad_v2 is False and task(squad_v2=None).squad_v2 is False
 
 
+@pytest.mark.slow  # reads a whole data set: seconds
 @pytest.mark.skipif(not SQUAD_DIR.exists(), reason=f"no SQuAD data at {SQUAD_DIR}")
 @pytest.mark.parametrize(
     ("name", "questions"), [("dev-v1.1.json", 10570), ("train-from-dev.json", 8582), ("eval-from-dev.json", 1988)]
