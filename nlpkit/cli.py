@@ -11,7 +11,7 @@ from typing import Any, Iterator
 
 import click
 
-from nlpkit.errors import Interrupted, NlpkitError
+from nlpkit.errors import InputError, Interrupted, NlpkitError
 
 
 class _Group(click.Group):
@@ -231,16 +231,29 @@ def report(run_dir: Path, split: str | None, output_path: Path | None) -> None:
               help="Integration steps of integrated gradients.")
 def explain(run_dir: Path, text: str, output_path: Path | None, steps: int) -> None:
     """Explain the prediction of a finished run for TEXT: token attributions (integrated
-    gradients, with captum's convergence delta) and the attention of every layer and head."""
-    from nlpkit.explain import explain as explain_text, write_explanation
+    gradients, with captum's convergence delta) for the predicted label, each entity found
+    or the answer's start and end, and the attention of every layer and head. TEXT is a
+    JSON object for a task whose input has fields: '{"question": ..., "context": ...}'."""
     from nlpkit.predictor import Predictor
 
-    explanation = explain_text(Predictor.load(run_dir), text, steps)
+    explanation = Predictor.load(run_dir).explain(_explained_input(text), steps=steps)
     if output_path is None:
         click.echo(json.dumps(explanation.to_dict(), ensure_ascii=False))
         return
+    from nlpkit.explain import write_explanation
+
     write_explanation(explanation, output_path)
     click.echo(f"wrote {output_path}")
+
+
+def _explained_input(text: str) -> Any:
+    """TEXT as given, or the object it spells if it is a JSON object."""
+    if not text.lstrip().startswith("{"):
+        return text
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"TEXT starts with '{{' but is not a JSON object: {exc}") from None
 
 
 @main.group()

@@ -6,13 +6,16 @@ import contextlib
 import json
 import logging
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from nlpkit.errors import InputError, PluginError, RunDirError
 # MODEL_DIR, TASK_FILE and HEAD_FILE stay importable from here: plugins use them.
 from nlpkit.rundir import HEAD_FILE, TASK_FILE, ExportDir, ModelDir, RunDir
 from nlpkit.rundir import MODEL as MODEL_DIR
 from nlpkit.task import Feature, Task
+
+if TYPE_CHECKING:  # pragma: no cover
+    from nlpkit.explain import Explanation
 
 log = logging.getLogger("nlpkit")
 
@@ -155,6 +158,16 @@ class Predictor:
         predictions = self.predict_examples(examples)
         metrics = compute_metrics(self.task, examples, predictions) if self.task.has_labels(examples) else {}
         return predictions, metrics
+
+    def explain(self, input: Any, /, *, steps: int | None = None) -> "Explanation":
+        """Token attributions (integrated gradients) and attention maps for one input, as
+        ``predict`` takes it: see :mod:`nlpkit.explain` (needs ``nlpkit[explain]``)."""
+        from nlpkit.explain import STEPS, explain
+
+        if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+            raise ValueError(f"steps must be a positive integer, got {steps!r}")
+        check_inputs([input], single=True)
+        return explain(self, input, STEPS if steps is None else steps)
 
     def infer(self, features: Sequence[Feature], *, batch_size: int | None = None) -> list[Any]:
         """Head outputs per feature, in feature order (batched longest first, so that a

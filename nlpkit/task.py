@@ -113,6 +113,20 @@ class HfHead:
     """What a user of plain transformers must know (model card): what it decodes otherwise."""
 
 
+@dataclass(frozen=True)
+class ExplainTarget:
+    """One value of a head's output that ``nlpkit explain`` attributes to the input's
+    tokens: what :meth:`Task.explain_targets` returns, one per thing to explain (the
+    predicted class; an entity; the answer's start and its end)."""
+
+    name: str
+    """What the value is, as the page and the JSON show it (``label positive``,
+    ``PER: John Smith``, ``answer start``)."""
+    select: Callable[[Any], "torch.Tensor"]
+    """From the head's differentiable output for a batch (what its ``graph_forward``, or
+    else its ``forward``, returns: a tensor or a dict of tensors) to one value per row."""
+
+
 class Counts:
     """What ``encode`` counts among its examples ("texts truncated"). The core encodes a
     split in chunks, sums each count over them and logs it once, out of the split's
@@ -255,6 +269,19 @@ class Task(ABC, Generic[ExampleT]):
         default refuses, so that a task that does not map its head never exports a model
         whose head transformers would fill at random."""
         raise NlpkitError(f"task {self.name} cannot be exported to transformers (its plugin does not map its head)")
+
+    def explain_targets(self, feature: Feature, output: Any, prediction: dict[str, Any]) -> list[ExplainTarget]:
+        """What ``nlpkit explain`` attributes for one input, from its feature, its head
+        output (one row of :meth:`split_outputs`) and its prediction. The default serves
+        heads that give one row of logits per input: the predicted (largest) one."""
+        import numpy as np
+
+        row = np.asarray(output) if not isinstance(output, Mapping) else None
+        if row is None or row.ndim != 1:
+            raise NlpkitError(f"task {self.name} cannot be explained (its plugin names no explain targets)")
+        index = int(row.argmax())
+        name = f"label {prediction['label']}" if "label" in prediction else "score" if row.size == 1 else f"class {index}"
+        return [ExplainTarget(name, lambda out: out[:, index])]
 
     # -- evaluation and prediction ---------------------------------------------
     def split_outputs(self, output: Any, batch: dict[str, "torch.Tensor"]) -> list[Any]:

@@ -1,5 +1,6 @@
-"""``nlpkit explain``: integrated-gradients attributions that add up (completeness, within
-captum's delta), the attention maps, and the JSON and HTML outputs."""
+"""``nlpkit explain`` of a classifier: integrated-gradients attributions that add up
+(completeness, within captum's delta), the attention maps, and the JSON and HTML outputs.
+NER and QA: tests/ner/test_explain_ner.py, tests/qa/test_explain_qa.py."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from click.testing import CliRunner
 
 import nlpkit
 from nlpkit.cli import main
-from nlpkit.explain import Explanation, explain, write_explanation
+from nlpkit.explain import Explanation, write_explanation
+from nlpkit.task import Counts
 from tests.conftest import train_tiny_classifier
 
 pytest.importorskip("captum", reason="captum comes with nlpkit[explain]")
@@ -25,23 +27,36 @@ def run_dir(tiny_encoder: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
 
 @pytest.fixture(scope="module")
 def explained(run_dir: Path) -> Explanation:
-    return explain(nlpkit.load(run_dir), "wonderful actors and a good story")
+    return nlpkit.load(run_dir).explain("wonderful actors and a good story")
+
+
+def assert_complete(explained: Explanation) -> None:
+    """Each target's attributions sum to its value's rise from the baseline, within
+    captum's delta, and nothing is attributed to [CLS] and [SEP] (kept in the baseline)."""
+    for target in explained.targets:
+        difference = target.value - target.baseline_value
+        assert sum(target.attributions) - difference == pytest.approx(target.delta, abs=1e-5)
+        assert abs(target.delta) < 1e-3 * max(1.0, abs(difference))
+        assert explained.tokens[0] == "[CLS]" and explained.tokens[-1] == "[SEP]"
+        assert target.attributions[0] == target.attributions[-1] == 0
+        assert len(target.attributions) == len(explained.tokens) and any(target.attributions[1:-1])
 
 
 def test_attributions_sum_to_the_logit_difference_within_captums_delta(explained: Explanation) -> None:
-    difference = explained.logit - explained.baseline_logit
-    assert sum(explained.attributions) - difference == pytest.approx(explained.delta, abs=1e-5)
-    assert abs(explained.delta) < 1e-3 * max(1.0, abs(difference))
-    # [CLS] and [SEP] are the same in the baseline: nothing to attribute to them.
-    assert explained.tokens[0] == "[CLS]" and explained.tokens[-1] == "[SEP]"
-    assert explained.attributions[0] == explained.attributions[-1] == 0
-    assert len(explained.attributions) == len(explained.tokens) and any(explained.attributions[1:-1])
+    assert len(explained.targets) == 1
+    assert_complete(explained)
 
 
 def test_the_explanation_is_of_the_predicted_label(run_dir: Path, explained: Explanation) -> None:
-    prediction = nlpkit.load(run_dir).predict("wonderful actors and a good story")
-    assert explained.label == prediction["label"]
-    assert explained.probability == pytest.approx(prediction["probabilities"][prediction["label"]], abs=1e-5)
+    predictor = nlpkit.load(run_dir)
+    prediction = predictor.predict("wonderful actors and a good story")
+    assert explained.prediction == prediction
+    assert explained.targets[0].target == f"label {prediction['label']}"
+    # The explained value is the largest of the head's outputs for the input: the predicted label's logit.
+    examples = predictor.examples_from_inputs(["wonderful actors and a good story"])
+    row = predictor.infer(predictor.task.encode(examples, predictor.tokenizer, training=False, counts=Counts()))[0]
+    assert explained.targets[0].value == pytest.approx(float(max(row)), abs=1e-5)
+    assert predictor.explain("wonderful actors and a good story", steps=4).targets[0].target == explained.targets[0].target
 
 
 def test_attention_maps_per_layer_and_head(explained: Explanation) -> None:
@@ -59,7 +74,7 @@ def test_json_and_html_outputs(explained: Explanation, tmp_path: Path) -> None:
     page = (tmp_path / "e.html").read_text(encoding="utf-8")
     assert not re.findall(r"""(?:src|href)=["'](?!data:)""", page) and "<script" not in page
     assert page.count('src="data:image/png;base64,') == 2  # a figure per layer
-    assert f"{explained.delta:.2e}" in page
+    assert f"{explained.targets[0].delta:.2e}" in page and explained.targets[0].target in page
 
 
 def test_nlpkit_explain_prints_json_and_refuses_an_empty_text(run_dir: Path) -> None:

@@ -38,13 +38,33 @@ def render(facts: RunFacts) -> str:
 
 
 def render_explanation(explanation: "Explanation") -> str:
-    """The page of ``nlpkit explain``: tokens shaded by attribution, the attention maps."""
-    largest = max((abs(a) for a in explanation.attributions), default=0.0) or 1.0
+    """The page of ``nlpkit explain``: the input's tokens shaded by attribution, once per
+    explained value, and the attention maps."""
+    shades = []
+    for target in explanation.targets:
+        largest = max((abs(a) for a in target.attributions), default=0.0) or 1.0
+        shades.append([a / largest for a in target.attributions])
     maps = [data_uri(attention_maps(layer, explanation.tokens, i)) for i, layer in enumerate(explanation.attentions)]
     return _environment().get_template("explain.html.j2").render(
-        e=explanation, shades=[a / largest for a in explanation.attributions], maps=maps,
+        e=explanation, shades=shades, maps=maps, summary=prediction_summary(explanation.prediction),
         generated=datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
     )
+
+
+def prediction_summary(prediction: dict[str, Any]) -> str:
+    """One line for the page's title: the label and its probability, the entities, or
+    the answer."""
+    if "label" in prediction:
+        probability = (prediction.get("probabilities") or {}).get(prediction["label"])
+        return f"{prediction['label']}" + ("" if probability is None else f" ({probability:.3f})")
+    if "entities" in prediction or "tags" in prediction:
+        found = prediction.get("entities")
+        if found is None:
+            return f"{sum(tag != 'O' for tag in prediction['tags'])} tagged words"
+        return ", ".join(f"{e['label']}: {e['text']}" for e in found) or "no entity"
+    if "answer" in prediction:
+        return repr(prediction["answer"]) if prediction["answer"] else "no answer"
+    return ", ".join(f"{k} {v}" for k, v in prediction.items() if isinstance(v, (int, float, str)))
 
 
 def context(facts: RunFacts) -> dict[str, Any]:

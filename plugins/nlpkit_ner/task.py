@@ -18,7 +18,7 @@ from pydantic import Field, field_validator
 
 from nlpkit.errors import NlpkitError, RecipeError
 from nlpkit.recipe import DataSection, HeadSection
-from nlpkit.task import Counts, Feature, Task, TaskSettings
+from nlpkit.task import Counts, ExplainTarget, Feature, Task, TaskSettings
 from nlpkit_ner import schemes
 from nlpkit_ner.readers import NerExample, ReadOptions, looks_like_conll, read
 
@@ -263,6 +263,19 @@ class NerTask(Task[NerExample]):
         from nlpkit_ner.heads import choose
 
         return split_rows(choose(output), batch)
+
+    def explain_targets(self, feature: Feature, output: Any, prediction: dict[str, Any]) -> list[ExplainTarget]:
+        """One value per entity found: the emission logits of its words' predicted tags,
+        summed. (A CRF adds transition scores, which do not depend on the input.)"""
+        words, tag_ids = prediction["tokens"], output["tag"]
+        tagged = [(w, p, int(tag_ids[p])) for p, (u, w) in enumerate(zip(feature["units"], feature["unit_words"]))
+                  if u >= 0 and p < len(tag_ids)]
+        targets = []
+        for span in schemes.spans(prediction["tags"]):
+            picks = [(p, tag) for w, p, tag in tagged if span.start <= w < span.end]
+            name = f"{span.label}: {' '.join(words[span.start:span.end])}"
+            targets.append(ExplainTarget(name, lambda out, picks=picks: sum(out["logits"][:, p, t] for p, t in picks)))
+        return targets
 
     # -- predictions ---------------------------------------------------------------
     def decode(

@@ -17,7 +17,7 @@ from pydantic import Field, field_validator, model_validator
 
 from nlpkit.errors import NlpkitError, RecipeError
 from nlpkit.recipe import DataSection, HeadSection, Recipe
-from nlpkit.task import PREDICTION, Counts, Feature, Task, TaskSettings
+from nlpkit.task import PREDICTION, Counts, ExplainTarget, Feature, Task, TaskSettings
 
 from nlpkit_qa.readers import QAExample, looks_like_squad, read_qa
 
@@ -279,6 +279,17 @@ class QATask(Task[QAExample]):
                    "question-answering pipeline); nlpkit picks the answer span from them: the best start and end "
                    "in the context, across the windows of a long context.",),
         )
+
+    def explain_targets(self, feature: Feature, output: Any, prediction: dict[str, Any]) -> list[ExplainTarget]:
+        """The start logit of the answer's first token and the end logit of its last (an
+        unanswered question: both at [CLS], where SQuAD v2 models put "no answer")."""
+        start = end = 0
+        if prediction.get("answer"):
+            offsets, first = feature["offsets"], feature["context_start"]
+            start = first + next(i for i, (a, b) in enumerate(offsets) if a <= prediction["start"] < b)
+            end = first + max(i for i, (a, b) in enumerate(offsets) if a < prediction["end"] <= b)
+        return [ExplainTarget("answer start", lambda out: out["start_logits"][:, start]),
+                ExplainTarget("answer end", lambda out: out["end_logits"][:, end])]
 
     # -- evaluation and prediction ---------------------------------------------
     def decode(

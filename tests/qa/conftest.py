@@ -51,6 +51,17 @@ def squad_json(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"version": "1.1", "data": [{"title": "capitals", "paragraphs": paragraphs}]}
 
 
+def train_tiny_qa(root: Path, encoder: Path, max_length: int, **data: Any) -> Path:
+    """A tiny QA run under ``root``: 16 capital questions to train on, 4 to validate."""
+    from tests.export_helpers import tiny_run
+
+    train, dev = root / "train.json", root / "dev.json"
+    train.write_text(json.dumps(squad_json(make_rows(16))), encoding="utf-8")
+    dev.write_text(json.dumps(squad_json(make_rows(4, offset=16))), encoding="utf-8")
+    return tiny_run(root / "run", encoder, "qa", {"train": str(train), "validation": str(dev), **data},
+                    max_length=max_length)
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from nlpkit.testing import tiny_bert

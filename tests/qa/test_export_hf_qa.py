@@ -14,17 +14,13 @@ import nlpkit
 from nlpkit.export import export
 from nlpkit.task import Counts
 from tests.export_helpers import close, export_meta, tiny_run
-from tests.qa.conftest import make_rows, squad_json
+from tests.qa.conftest import make_rows, train_tiny_qa
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Path:
     root = tmp_path_factory.mktemp("export-qa")
-    train, dev = root / "train.json", root / "dev.json"
-    train.write_text(json.dumps(squad_json(make_rows(16))), encoding="utf-8")
-    dev.write_text(json.dumps(squad_json(make_rows(4, offset=16))), encoding="utf-8")
-    data = {"train": str(train), "validation": str(dev), "window_overlap": 8, "max_question_length": 12}
-    return tiny_run(root / "run", tiny_model, "qa", data, max_length=48)
+    return train_tiny_qa(root, tiny_model, 48, window_overlap=8, max_question_length=12)
 
 
 def test_transformers_logits_decode_to_nlpkits_answers(run: Path, tmp_path: Path) -> None:
