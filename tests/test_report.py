@@ -141,6 +141,22 @@ def test_the_qa_report_numbers_are_those_of_metrics_json(qa_run: Path) -> None:
     assert all(row["f1"] < 1 for row in qa.worst)
 
 
+def test_the_worst_answers_are_shown_in_their_context(qa_run: Path) -> None:
+    from nlpkit.report.answers import in_context
+
+    qa = view(qa_run)["qa"]
+    assert qa.worst, "a tiny model gets some answers wrong"
+    for row in qa.worst:
+        gold = "".join(text for text, mark in row["in_context"] if mark in ("gold", "both"))
+        predicted = "".join(text for text, mark in row["in_context"] if mark in ("predicted", "both"))
+        assert gold == row["gold"][0] and predicted == (row["answer"] or "")
+    row = {"gold": ["Paris"], "gold_start": [11], "answer": "in Paris", "start": 8, "end": 16,
+           "excerpt": {"start": 5, "text": "is in Paris now"}}
+    assert in_context(row) == [("is ", ""), ("in ", "predicted"), ("Paris", "both"), (" now", "")]
+    page = (qa_run / "report.html").read_text(encoding="utf-8")
+    assert '<mark class="gold">' in page or '<mark class="both">' in page
+
+
 @pytest.fixture(scope="module")
 def ner_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from nlpkit.testing import tiny_bert

@@ -2,7 +2,9 @@
 answer length, unanswerable questions (SQuAD v2), and the worst answers.
 
 It reads prediction records that hold ``question``, ``answer`` and ``gold`` (the list of
-gold answers; empty for an unanswerable question): those of the QA task. Answers are
+gold answers; empty for an unanswerable question): those of the QA task; with
+``gold_start``, the answer's ``start``/``end`` and an ``excerpt`` of the context, a worst
+answer is shown in its context. Answers are
 compared as the official SQuAD script compares them (lower case, no punctuation, no
 articles, single spaces; F1 over the words).
 """
@@ -90,6 +92,7 @@ def analyse(records: Sequence[dict[str, Any]]) -> Answers:
     lengths = [_bucket_name(b) for b in LENGTHS if _bucket_name(b) in by_length]
     unanswerable = [row for row in scored if not row["gold"]]
     worst = sorted(scored, key=lambda row: (row["f1"], -float(row.get("score") or 0)))[:WORST]
+    worst = [{**row, "in_context": in_context(row)} for row in worst]
     return Answers(
         group("all questions", scored),
         [group(w, by_word[w]) for w in words],
@@ -97,6 +100,30 @@ def analyse(records: Sequence[dict[str, Any]]) -> Answers:
         group("unanswerable", unanswerable) if unanswerable else None,
         [row for row in worst if row["f1"] < 1],
     )
+
+
+def in_context(record: dict[str, Any]) -> list[tuple[str, str]]:
+    """The record's context excerpt as (text, mark) pieces, mark one of "", "gold",
+    "predicted" and "both"; empty when the record has no excerpt."""
+    window = record.get("excerpt")
+    if not isinstance(window, dict):
+        return []
+    text, offset = window["text"], window["start"]
+    marks = [0] * len(text)  # bit 1: gold, bit 2: predicted
+    for start, answer in zip(record.get("gold_start") or [], record["gold"]):
+        for i in range(max(0, start - offset), min(len(text), start - offset + len(answer))):
+            marks[i] |= 1
+    if record.get("answer"):
+        for i in range(max(0, record["start"] - offset), min(len(text), record["end"] - offset)):
+            marks[i] |= 2
+    names = ("", "gold", "predicted", "both")
+    pieces: list[tuple[str, str]] = []
+    for char, mark in zip(text, marks):
+        if pieces and pieces[-1][1] == names[mark]:
+            pieces[-1] = (pieces[-1][0] + char, names[mark])
+        else:
+            pieces.append((char, names[mark]))
+    return pieces
 
 
 def group(name: str, rows: Sequence[dict[str, Any]]) -> Group:
