@@ -91,3 +91,27 @@ def attention_maps(layer: Sequence[Sequence[Sequence[float]]], tokens: Sequence[
     figure.colorbar(image, ax=axes, shrink=0.6, label="attention weight")
     figure.suptitle(f"layer {index + 1} (rows: query token, columns: key token)")
     return figure
+
+
+def predicted_against_gold(predicted: Sequence[float], gold: Sequence[float], key: str) -> "Figure":
+    """A scatter of the predicted value against the gold one beside the diagonal, and a
+    histogram of the errors."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(10, 4.2), layout="constrained")
+    scatter, spread = figure.subplots(1, 2, width_ratios=[1, 1.2])
+    low, high = min(*gold, *predicted), max(*gold, *predicted)
+    scatter.plot([low, high], [low, high], color="0.5", linestyle="--", linewidth=1, label="predicted = gold")
+    scatter.scatter(gold, predicted, s=10, alpha=0.5, color="tab:blue", label="one example")
+    scatter.set_xlabel("gold")
+    scatter.set_ylabel(f"predicted ({key})")
+    scatter.set_title("predicted against gold")
+    scatter.legend(loc="upper left", fontsize="small", frameon=False)
+    errors = [p - g for p, g in zip(predicted, gold)]
+    spread.hist(errors, bins=30, color="tab:orange", alpha=0.85)
+    spread.axvline(0, color="0.3", linewidth=1)
+    spread.set_xlabel("error (predicted - gold)")
+    spread.set_ylabel("examples")
+    spread.set_title("errors")
+    return figure
+

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from nlpkit.curves import draw, run_curves
 from nlpkit.monitor import Monitor
-from nlpkit.report import answers, classes, spans
+from nlpkit.report import answers, classes, scales, spans
 from nlpkit.report.facts import RunFacts
-from nlpkit.report.figures import attention_maps, data_uri, reliability, score_bars
+from nlpkit.report.figures import attention_maps, data_uri, predicted_against_gold, reliability, score_bars
 
 if TYPE_CHECKING:  # pragma: no cover
     import jinja2
@@ -77,6 +77,10 @@ def context(facts: RunFacts) -> dict[str, Any]:
         view = tagging_view(facts)
     elif answers.is_extractive_qa(records):
         view = {"kind": "qa", "qa": answers.analyse(records)}
+    elif (key := scales.value_key(records)) is not None:
+        result = scales.analyse(records, key)
+        view = {"kind": "scale", "result": result,
+                "scatter": data_uri(predicted_against_gold(result.predicted, result.gold, key))}
     view["mismatches"] = mismatches(facts, view)
     return {
         "facts": facts, "name": facts.run.path.name, "view": view, "curves": curves_uri(facts),
@@ -117,6 +121,9 @@ def mismatches(facts: RunFacts, view: dict[str, Any]) -> list[str]:
         ours = {f"per_type.{s.type}.f1": s.f1 for s in view["result"].scores} | {"f1": view["result"].micro.f1}
         theirs = {f"per_type.{k}.f1": v.get("f1") for k, v in facts.metrics.get("per_type", {}).items()}
         theirs["f1"] = facts.metrics.get("f1")
+    elif view["kind"] == "scale":
+        ours = {name: getattr(view["result"], name) for name in ("pearson", "spearman", "mae", "mse")}
+        theirs = {name: facts.metrics.get(name) for name in ours}
     elif view["kind"] == "qa":
         overall = view["qa"].overall
         ours = {"exact_match": overall.exact_match, "f1": overall.f1}

@@ -101,3 +101,14 @@ def test_rating_regression_trains_predicts_and_reloads(rating_recipe: dict) -> N
     good = predictor.predict("truly a good and fun story , wonderful actors")["rating"]
     bad = predictor.predict("awful , bad plot , i hated every minute")["rating"]
     assert good > bad + 1.0
+    # The report's scale view: the metric's numbers again, the largest errors first.
+    from nlpkit.report.facts import read_facts
+    from nlpkit.report.render import context
+    from nlpkit.rundir import RunDir
+
+    view = context(read_facts(RunDir(result.run_dir), "validation"))["view"]
+    assert view["kind"] == "scale" and view["result"].key == "rating" and not view["mismatches"]
+    assert view["result"].pearson == pytest.approx(metrics["pearson"]) and view["result"].mae == pytest.approx(metrics["mae"])
+    errors = [abs(row["error"]) for row in view["result"].largest]
+    assert errors == sorted(errors, reverse=True) and errors[0] == pytest.approx(max(abs(r["rating"] - r["gold"]) for r in saved))
+    assert "Largest errors" in (result.run_dir / "report.html").read_text(encoding="utf-8")
