@@ -1,6 +1,6 @@
 """Inference speed of one model through every engine, on the same sentences.
 
-    python benchmarks/inference.py --sst2-run RUN --conll-run RUN [--work DIR] [--rounds 3]
+    python benchmarks/inference.py [--sst2-run RUN] [--conll-run RUN] [--work DIR] [--rounds 3]
 
 SST-2 (a classification run, e.g. ``nlpkit run recipes/quickstart.yaml``): the 872 dev
 sentences and the 3,128 training sentences after the quickstart's first 2,000 (4,000 in
@@ -9,7 +9,8 @@ batch size, and at the best of a few), ``nlpkit.load(run).predict`` (PyTorch),
 ``nlpkit.load(export).predict`` on the ``--format onnx`` export in fp32 and int8, and
 optimum's ``ORTModelForSequenceClassification`` where optimum is installed. CoNLL-2003
 (an NER run): the first 1,000+ sentences of eng.testb through nlpkit's PyTorch and
-onnxruntime paths (and the token-classification pipeline, if the run exports to hf).
+onnxruntime paths and the token-classification pipeline (batch size 1, its default, and
+32; speed only: its output is entity pieces, not word tags).
 
 The engines take turns, round after round in one process (the order rotating), so that a
 change in the machine's load falls on all of them alike; each engine is loaded and run
@@ -203,7 +204,7 @@ def sst2(run: Path, work: Path, rounds: int, with_pipeline: bool) -> None:
         print(f"{name}: accuracy {accuracy:.4f} on all {len(gold):,}, {dev:.4f} on the 872 dev sentences")
 
 
-def conll(run: Path, work: Path, rounds: int, limit: int) -> None:
+def conll(run: Path, work: Path, rounds: int, limit: int, with_pipeline: bool) -> None:
     import nlpkit
     from nlpkit_ner.scoring import score
 
@@ -214,6 +215,14 @@ def conll(run: Path, work: Path, rounds: int, limit: int) -> None:
     made = exports(run, work, "conll")
     engines: dict[str, Engine] = {}
     timers: dict[str, Timed] = {}
+    if with_pipeline and isinstance(made["hf"], Path):
+        # The pipeline takes text: the words joined by spaces. Its output is entity pieces
+        # over characters, not word tags, so only its speed is compared here (its entities
+        # are checked against nlpkit's in tests/ner/test_export_hf_ner.py).
+        joined = {tuple(s): " ".join(s) for s in sentences}
+        for size in (None, 32):
+            pipe = pipeline_engine(made["hf"], "token-classification", size, 128)
+            engines[f"pipeline batch {size or 1}"] = (lambda p: lambda rows: p([joined[r] for r in rows]))(pipe)
     for name, path in (("nlpkit torch", run), ("nlpkit onnx fp32", made["onnx"]), ("nlpkit onnx int8", made["int8"])):
         if isinstance(path, Path):
             engines[name], timers[name] = nlpkit_engine(path, lambda p: p["tags"])
@@ -223,17 +232,19 @@ def conll(run: Path, work: Path, rounds: int, limit: int) -> None:
     report(speeds, "nlpkit torch", timers, len(sentences))
     base = [t for tags in outputs["nlpkit torch"] for t in tags]
     for name, tagged in outputs.items():
+        if name.startswith("pipeline"):
+            continue
         flat = [t for tags in tagged for t in tags]
         differ = sum(a != b for a, b in zip(flat, base))
         f1 = score([e.tags for e in examples], tagged)["f1"]
         print(f"{name}: entity F1 {f1:.4f}; {differ} of {len(base):,} word tags differ from nlpkit torch")
-    if isinstance(made["hf"], str):
+    if isinstance(made["hf"], str) and with_pipeline:
         print(f"token-classification pipeline: skipped ({made['hf']})")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sst2-run", type=Path, required=True)
+    parser.add_argument("--sst2-run", type=Path)
     parser.add_argument("--conll-run", type=Path)
     parser.add_argument("--work", type=Path, default=Path("/tmp/nlpkit-inference-bench"), help="where the exports go")
     parser.add_argument("--rounds", type=int, default=3)
@@ -246,9 +257,10 @@ def main() -> None:
     print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), onnxruntime {onnxruntime.__version__}, "
           f"{os.cpu_count()} CPUs, CPU capability {torch.backends.cpu.get_cpu_capability()}")
     args.work.mkdir(parents=True, exist_ok=True)
-    sst2(args.sst2_run, args.work, args.rounds, not args.no_pipeline)
+    if args.sst2_run is not None:
+        sst2(args.sst2_run, args.work, args.rounds, not args.no_pipeline)
     if args.conll_run is not None:
-        conll(args.conll_run, args.work, args.rounds, args.conll_rows)
+        conll(args.conll_run, args.work, args.rounds, args.conll_rows, not args.no_pipeline)
 
 
 if __name__ == "__main__":
