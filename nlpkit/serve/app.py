@@ -6,8 +6,8 @@ when a limit was passed), never a traceback: a body that does not match the sche
 does not know) is 422 with the task's message.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: FastAPI reads the routes' annotations at run
+# time, and /predict's body type is built from the settings inside _routes.
 import asyncio
 import contextlib
 import logging
@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException
 from nlpkit.errors import NlpkitError
 from nlpkit.serve.middleware import AccessLog, BodyLimits
 from nlpkit.serve.model import ServedModel
-from nlpkit.serve.schemas import PREDICT_EXAMPLES, EmbedRequest, EmbedResponse, ErrorBody, Health, Info, PredictBody
+from nlpkit.serve.schemas import PREDICT_EXAMPLES, EmbedRequest, EmbedResponse, ErrorBody, Health, Info, predict_body
 from nlpkit.serve.settings import ServeSettings
 
 log = logging.getLogger("nlpkit.serve")
@@ -66,6 +66,8 @@ def create_app(path: str | Path, settings: ServeSettings | None = None,
 
 
 def _routes(app: FastAPI, served: ServedModel, settings: ServeSettings) -> None:
+    PredictBody = predict_body(settings.max_chars, settings.max_inputs)
+
     @app.get("/health", response_model=Health, responses={503: {"model": Health}})
     async def health() -> JSONResponse:
         """Ready (200) once the model is loaded; 503 while it loads or if it failed."""

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-Fields = dict[str, Union[str, list[str]]]
-"""An input given by name: ``{"text": ...}``, ``{"question": ..., "context": ...}``,
-``{"tokens": [...]}`` (which names a task reads: ``GET /info``)."""
-OneInput = Union[str, Fields]
-"""A text, or named fields."""
-ListedInput = Union[str, list[str], Fields]
-"""In a list, an input may also be a list of texts: a pair, a question and its context,
-or pre-split words."""
-PredictBody = Union[OneInput, list[ListedInput]]
+def predict_body(max_chars: int, max_inputs: int) -> Any:
+    """The body of ``POST /predict``: one input (a text, or named fields such as
+    ``{"text": ...}``, ``{"question": ..., "context": ...}``, ``{"tokens": [...]}``), or a
+    list of inputs, where an input may also be a list of texts (a pair, a question and its
+    context, pre-split words). Which names and shapes a task reads is the task's: one it
+    cannot read is a 422 with its message. The limits are in the schema for clients to see;
+    the server checks them itself, to answer with the limit's name."""
+    text = Annotated[str, WithJsonSchema({"type": "string", "pattern": r"\S", "maxLength": max_chars})]
+    fields = dict[str, Union[text, list[text]]]  # type: ignore[valid-type]
+    listed = Annotated[list[Union[text, list[text], fields]],  # type: ignore[valid-type]
+                       Field(json_schema_extra={"maxItems": max_inputs})]
+    return Union[text, fields, listed]  # type: ignore[valid-type]
+
+
+NonBlank = Annotated[str, WithJsonSchema({"type": "string", "pattern": r"\S"})]
+"""A text with something to read (the server refuses empty ones with 422)."""
 
 PREDICT_EXAMPLES = {
     "one text": {"value": "a gripping , beautifully acted film"},
@@ -27,7 +34,7 @@ PREDICT_EXAMPLES = {
 class EmbedRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    texts: Union[str, list[str]] = Field(description="One text or a list of texts.")
+    texts: Union[NonBlank, list[NonBlank]] = Field(description="One text or a list of texts.")
     pooling: Literal["mean", "cls"] = Field("mean", description="mean: over real tokens; cls: the [CLS] state.")
     normalize: bool = Field(False, description="Scale each vector to unit length.")
 
