@@ -154,9 +154,9 @@ def embed(source: str, input_path: str, output_path: Path | None, pooling: str, 
         if output_path.suffix.lower() not in (".npy", ".jsonl"):
             raise NlpkitError(f"--output {output_path}: name a .npy or a .jsonl file")
         _check_writable(output_path)
-    source = read_input(input_path, click.get_binary_stream("stdin"))
-    parsed = parse_lines(source, is_jsonl(source))
-    texts = texts_of(parsed, source.name)
+    given = read_input(input_path, click.get_binary_stream("stdin"))
+    parsed = parse_lines(given, is_jsonl(given))
+    texts = texts_of(parsed, given.name)
     vectors = embedder(source).embed(texts, batch_size=batch_size, pooling=pooling, normalize=normalize)
     lines = [line for line, _ in parsed]
     if output_path is None:
