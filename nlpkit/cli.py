@@ -167,6 +167,35 @@ def embed(source: str, input_path: str, output_path: Path | None, pooling: str, 
 
 
 @main.command()
+@click.argument("source", metavar="MODEL", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="The address to listen on; 0.0.0.0 opens the server to the network.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Processes, each with its own copy of the model (they share the cores).")
+@click.option("--max-batch-size", default=32, show_default=True, type=click.IntRange(min=1),
+              help="Inputs per forward pass; 1 turns dynamic batching off.")
+@click.option("--max-wait-ms", default=5.0, show_default=True, type=click.FloatRange(min=0),
+              help="How long an input waits for others to join its batch.")
+@click.option("--max-body-bytes", default=1_000_000, show_default=True, type=click.IntRange(min=1))
+@click.option("--max-inputs", default=256, show_default=True, type=click.IntRange(min=1),
+              help="Inputs (or texts to embed) per request.")
+@click.option("--max-chars", default=20_000, show_default=True, type=click.IntRange(min=1),
+              help="Characters per text (each text of an input).")
+def serve(source: Path, **options: Any) -> None:
+    """Serve MODEL (a run directory or an export) over HTTP: POST /predict, POST /embed,
+    GET /health, GET /info, and the OpenAPI schema at /docs and /openapi.json."""
+    from nlpkit.predictor import read_meta
+
+    read_meta(source)  # a missing or damaged model is said now, before the server starts
+    try:
+        from nlpkit.serve import ServeSettings, serve as run_server
+    except ImportError as exc:
+        raise NlpkitError(f"nlpkit serve needs the serve extra ({exc}): pip install 'nlpkit[serve]'") from None
+    run_server(source, ServeSettings(**options))
+
+
+@main.command()
 @click.argument("target")
 @click.argument("overrides", nargs=-1)
 @click.option("--data", "data_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),

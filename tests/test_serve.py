@@ -114,6 +114,7 @@ def test_the_openapi_schema_describes_the_endpoints(server: tuple[str, Any]) -> 
     (lambda: {"content": json.dumps(["ok"] * 65)}, 413, "max_inputs"),                     # too many inputs
     (lambda: {"content": json.dumps("x" * 1_000_000)}, 413, "max_body_bytes"),             # a 1 MB string
     (lambda: {"content": json.dumps("x" * 2_001)}, 422, "max_chars"),
+    (lambda: {"content": json.dumps([{"text": "x" * 2_001}])}, 422, "max_chars"),
 ])
 def test_limits_are_answered_with_the_limit_named(server: tuple[str, Any], make: Any, status: int, limit: str) -> None:
     url, _ = server
@@ -148,6 +149,26 @@ def test_malformed_requests_get_a_4xx_with_a_message(
     assert answer.headers["content-type"] == "application/json"
     if status != 200:
         assert says in answer.text and "Traceback" not in answer.text
+
+
+def test_the_command_checks_the_model_before_serving(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from nlpkit.cli import main
+
+    done = CliRunner().invoke(main, ["serve", str(tmp_path), "--port", "1"])
+    assert done.exit_code == 2 and "is not a finished nlpkit run directory" in done.stderr
+    usage = CliRunner().invoke(main, ["serve", "--help"]).stdout
+    assert "--host TEXT" in usage and "[default: 127.0.0.1]" in usage and "--max-batch-size" in usage
+
+
+def test_the_schema_names_the_task_s_inputs_once_loaded(server: tuple[str, Any]) -> None:
+    url, _ = server
+    body = httpx.get(f"{url}/openapi.json").json()["paths"]["/predict"]["post"]["requestBody"]
+    shapes = body["content"]["application/json"]["schema"]["anyOf"]
+    text = {"type": "string", "pattern": r"\S", "maxLength": 2000}
+    assert shapes[0] == text and shapes[1]["required"] == ["text"] and shapes[1]["additionalProperties"] is False
+    assert shapes[2]["type"] == "array" and shapes[2]["maxItems"] == 64
 
 
 def test_a_client_that_goes_away_does_not_poison_the_batch(server: tuple[str, Any], predictor: Any) -> None:

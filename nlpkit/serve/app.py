@@ -10,6 +10,7 @@ does not know) is 422 with the task's message.
 # time, and /predict's body type is built from the settings inside _routes.
 import asyncio
 import contextlib
+import copy
 import logging
 from pathlib import Path
 from typing import Annotated, Any, AsyncIterator, Awaitable, Callable, TypeVar
@@ -22,7 +23,9 @@ from starlette.exceptions import HTTPException
 from nlpkit.errors import NlpkitError
 from nlpkit.serve.middleware import AccessLog, BodyLimits
 from nlpkit.serve.model import ServedModel
-from nlpkit.serve.schemas import PREDICT_EXAMPLES, EmbedRequest, EmbedResponse, ErrorBody, Health, Info, predict_body
+from nlpkit.serve.schemas import (
+    PREDICT_EXAMPLES, EmbedRequest, EmbedResponse, ErrorBody, Health, Info, embed_texts, predict_body, task_body,
+)
 from nlpkit.serve.settings import ServeSettings
 
 log = logging.getLogger("nlpkit.serve")
@@ -61,6 +64,7 @@ def create_app(path: str | Path, settings: ServeSettings | None = None,
     app.state.served = served
     _errors(app)
     _routes(app, served, settings)
+    _task_schema(app, served, settings)
     # Outermost first: the access log times everything, the body limits run before routing.
     return AccessLog(BodyLimits(app, settings))
 
@@ -108,6 +112,26 @@ def _routes(app: FastAPI, served: ServedModel, settings: ServeSettings) -> None:
                                  pooling=body.pooling, normalized=body.normalize)
 
 
+def _task_schema(app: FastAPI, served: ServedModel, settings: ServeSettings) -> None:
+    """The served schema: the limits on /embed's texts and, once the model is loaded,
+    which inputs its task reads (``Task.input_schemas``); until then, the shape every
+    task shares."""
+    generic = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = copy.deepcopy(generic())
+        if "EmbedRequest" in schema["components"]["schemas"]:
+            texts = embed_texts(settings.max_chars, settings.max_inputs)
+            schema["components"]["schemas"]["EmbedRequest"]["properties"]["texts"] = texts
+        shapes = served.predictor.task.input_schemas() if served.predictor is not None else None
+        if shapes:
+            body = task_body(shapes, settings.max_chars, settings.max_inputs)
+            schema["paths"]["/predict"]["post"]["requestBody"]["content"] = {"application/json": {"schema": body}}
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def _ready(served: ServedModel) -> None:
     if served.status != "ready":
         raise Refusal(503, f"the model is not ready ({served.status}{': ' + served.error if served.error else ''})")
@@ -117,21 +141,23 @@ def _check_sizes(inputs: list[Any], settings: ServeSettings) -> None:
     if len(inputs) > settings.max_inputs:
         raise Refusal(413, f"{len(inputs):,} inputs in one request; the limit is {settings.max_inputs:,}", "max_inputs")
     for index, value in enumerate(inputs):
-        chars = _chars(value)
-        if chars > settings.max_chars:
-            raise Refusal(422, f"input {index} has {chars:,} characters; the limit is {settings.max_chars:,}",
-                          "max_chars")
+        longest = max(_lengths(value), default=0)
+        if longest > settings.max_chars:
+            raise Refusal(422, f"input {index} has a text of {longest:,} characters; the limit is "
+                          f"{settings.max_chars:,}", "max_chars")
+
+
+def _lengths(value: Any) -> list[int]:
+    """The length of each text of an input."""
+    if isinstance(value, str):
+        return [len(value)]
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+    return [n for item in items for n in _lengths(item)]
 
 
 def _chars(value: Any) -> int:
-    """The characters of an input's texts, all together."""
-    if isinstance(value, str):
-        return len(value)
-    if isinstance(value, dict):
-        return sum(_chars(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return sum(_chars(v) for v in value)
-    return 0
+    """The characters of an input's texts, all together: its size, for batching by length."""
+    return sum(_lengths(value))
 
 
 def _examples(served: ServedModel, inputs: list[Any]) -> list[Any]:

@@ -23,11 +23,44 @@ def predict_body(max_chars: int, max_inputs: int) -> Any:
 NonBlank = Annotated[str, WithJsonSchema({"type": "string", "pattern": r"\S"})]
 """A text with something to read (the server refuses empty ones with 422)."""
 
+def task_body(shapes: list[dict[str, Any]], max_chars: int, max_inputs: int) -> dict[str, Any]:
+    """The schema of ``POST /predict``'s body for a task that says the shapes of its inputs
+    (``Task.input_schemas``): one input, or a list of inputs. A list at the top is always a
+    list of inputs, so an input shaped as a list (a pair) is one only inside it."""
+    limited = [_limited(shape, max_chars) for shape in shapes]
+    alone = [shape for shape in limited if shape.get("type") != "array"]
+    return {"title": "Body", "anyOf": [*alone, {"type": "array", "items": {"anyOf": limited}, "maxItems": max_inputs}]}
+
+
+def embed_texts(max_chars: int, max_inputs: int) -> dict[str, Any]:
+    """The schema of ``POST /embed``'s ``texts``, with the server's limits."""
+    text = _limited(TEXT_SCHEMA, max_chars)
+    return {"anyOf": [text, {"type": "array", "items": text, "maxItems": max_inputs}],
+            "description": "One text or a list of texts."}
+
+
+TEXT_SCHEMA = {"type": "string"}
+
+
+def _limited(schema: Any, max_chars: int, name: str = "") -> Any:
+    """``schema`` with every text given the server's rules: something to read, at most
+    ``max_chars`` characters (an ``id`` is not read, only passed back)."""
+    if isinstance(schema, list):
+        return [_limited(item, max_chars) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if schema.get("type") == "string" and name != "id":
+        return {**schema, "pattern": r"\S", "maxLength": max_chars}
+    limited = {key: _limited(value, max_chars) for key, value in schema.items() if key != "properties"}
+    if "properties" in schema:
+        limited["properties"] = {key: _limited(value, max_chars, key) for key, value in schema["properties"].items()}
+    return limited
+
+
 PREDICT_EXAMPLES = {
     "one text": {"value": "a gripping , beautifully acted film"},
     "named fields": {"value": {"text": "a gripping , beautifully acted film"}},
     "a list": {"value": ["a great film", "the plot is a mess"]},
-    "a pair": {"value": [["The cat sat.", "A cat was sitting."]]},
 }
 
 

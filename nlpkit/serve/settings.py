@@ -20,7 +20,7 @@ class ServeSettings:
     max_inputs: int = 256
     """Inputs in one request (a list given to /predict, texts given to /embed)."""
     max_chars: int = 20_000
-    """Characters of one input (all its texts together)."""
+    """Characters of one text (each text of a pair or of a question and its context)."""
     body_timeout_s: float = 30.0
     """A client that takes longer to send its body gets 408 (slow clients hold no slot for ever)."""
 
