@@ -1,7 +1,7 @@
 """Load on ``nlpkit serve``: requests/s and latency at 1, 8 and 32 concurrent clients,
 with dynamic batching on and off.
 
-    python benchmarks/serve_load.py RUN [--seconds 10] [--rounds 2] [--clients 1,8,32]
+    python benchmarks/serve_load.py RUN [--seconds 10] [--rounds 2] [--clients 1,8,32] [--threads N]
 
 Two servers of RUN (a trained SST-2 run, e.g. the quickstart's) listen on loopback ports:
 one batching (``--max-batch-size 32``), one running every request alone
@@ -43,11 +43,12 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start(run: Path, max_batch_size: int) -> tuple[subprocess.Popen[bytes], str]:
+def start(run: Path, max_batch_size: int, threads: int | None) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "plugins"), os.environ.get("PYTHONPATH", "")])}
     server = subprocess.Popen(
-        [sys.executable, "-m", "nlpkit", "serve", str(run), "--port", str(port), "--max-batch-size", str(max_batch_size)],
+        [sys.executable, "-m", "nlpkit", "serve", str(run), "--port", str(port), "--max-batch-size", str(max_batch_size),
+         *(["--threads", str(threads)] if threads else [])],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
@@ -101,12 +102,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--clients", default="1,8,32")
+    parser.add_argument("--threads", type=int, help="the servers' --threads (default: theirs)")
     args = parser.parse_args()
     counts = [int(n) for n in args.clients.split(",")]
     texts = sentences()
     print(f"{len(texts)} SST-2 dev sentences; {args.seconds:g} s per measurement, {args.rounds} rounds; "
           f"load average {open('/proc/loadavg').read().split()[0]}")
-    servers = {"batching": start(args.run, 32), "no batching": start(args.run, 1)}
+    servers = {"batching": start(args.run, 32, args.threads), "no batching": start(args.run, 1, args.threads)}
     results: dict[tuple[str, int], list[tuple[float, float, float]]] = {}
     try:
         for round_ in range(args.rounds):

@@ -173,6 +173,8 @@ def embed(source: str, input_path: str, output_path: Path | None, pooling: str, 
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
               help="Processes, each with its own copy of the model (they share the cores).")
+@click.option("--threads", type=click.IntRange(min=1),
+              help="torch threads per worker [default: the cores, divided among the workers].")
 @click.option("--max-batch-size", default=32, show_default=True, type=click.IntRange(min=1),
               help="Inputs per forward pass; 1 turns dynamic batching off.")
 @click.option("--max-wait-ms", default=5.0, show_default=True, type=click.FloatRange(min=0),

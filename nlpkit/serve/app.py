@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from nlpkit.errors import NlpkitError
-from nlpkit.serve.middleware import AccessLog, BodyLimits
+from nlpkit.serve.middleware import AccessLog, BodyLimits, Refused
 from nlpkit.serve.model import ServedModel
 from nlpkit.serve.schemas import (
     PREDICT_EXAMPLES, EmbedRequest, EmbedResponse, ErrorBody, Health, Info, embed_texts, predict_body, task_body,
@@ -37,12 +37,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         (415, "The body is not JSON."), (422, "Not the schema, an input over max_chars, or an input the task cannot read."),
         (503, "The model is not loaded (yet)."))
 }
-
-
-class Refusal(Exception):
-    def __init__(self, status: int, message: str, limit: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.limit = status, limit
 
 
 def create_app(path: str | Path, settings: ServeSettings | None = None,
@@ -105,7 +99,7 @@ def _routes(app: FastAPI, served: ServedModel, settings: ServeSettings) -> None:
             _check_sizes(texts, settings)
             blank = next((i for i, text in enumerate(texts) if not text.strip()), None)
             if blank is not None:
-                raise Refusal(422, f"texts[{blank}] is empty or only whitespace: there is nothing to embed")
+                raise Refused(422, f"texts[{blank}] is empty or only whitespace: there is nothing to embed")
             items = [(text, body.pooling, body.normalize) for text in texts]
             vectors = await _unless_gone(request, served.embeddings.submit(items, [len(t) for t in texts]))
             return EmbedResponse(embeddings=vectors, dimension=served.info["embedding_dimension"],
@@ -134,16 +128,16 @@ def _task_schema(app: FastAPI, served: ServedModel, settings: ServeSettings) -> 
 
 def _ready(served: ServedModel) -> None:
     if served.status != "ready":
-        raise Refusal(503, f"the model is not ready ({served.status}{': ' + served.error if served.error else ''})")
+        raise Refused(503, f"the model is not ready ({served.status}{': ' + served.error if served.error else ''})")
 
 
 def _check_sizes(inputs: list[Any], settings: ServeSettings) -> None:
     if len(inputs) > settings.max_inputs:
-        raise Refusal(413, f"{len(inputs):,} inputs in one request; the limit is {settings.max_inputs:,}", "max_inputs")
+        raise Refused(413, f"{len(inputs):,} inputs in one request; the limit is {settings.max_inputs:,}", "max_inputs")
     for index, value in enumerate(inputs):
         longest = max(_lengths(value), default=0)
         if longest > settings.max_chars:
-            raise Refusal(422, f"input {index} has a text of {longest:,} characters; the limit is "
+            raise Refused(422, f"input {index} has a text of {longest:,} characters; the limit is "
                           f"{settings.max_chars:,}", "max_chars")
 
 
@@ -169,9 +163,9 @@ def _examples(served: ServedModel, inputs: list[Any]) -> list[Any]:
         check_inputs(inputs, single=len(inputs) == 1)
         return served.predictor.examples_from_inputs(inputs)
     except NlpkitError as exc:
-        raise Refusal(422, str(exc)) from None
+        raise Refused(422, str(exc)) from None
     except (TypeError, ValueError, KeyError, AttributeError) as exc:  # a plugin's reading of a shape it did not expect
-        raise Refusal(422, f"task {served.info['task']} cannot read this input ({type(exc).__name__}: {exc})") from None
+        raise Refused(422, f"task {served.info['task']} cannot read this input ({type(exc).__name__}: {exc})") from None
 
 
 async def _unless_gone(request: Request, work: Awaitable[T]) -> T:
@@ -185,7 +179,7 @@ async def _unless_gone(request: Request, work: Awaitable[T]) -> T:
         gone.cancel()
     if not task.done():
         task.cancel()
-        raise Refusal(499, "the client closed the connection")
+        raise Refused(499, "the client closed the connection")
     return task.result()
 
 
@@ -213,8 +207,8 @@ def _schema_message(path: str, errors: Any) -> str:
 
 
 def _errors(app: FastAPI) -> None:
-    @app.exception_handler(Refusal)
-    async def refused(request: Request, exc: Refusal) -> JSONResponse:
+    @app.exception_handler(Refused)
+    async def refused(request: Request, exc: Refused) -> JSONResponse:
         return JSONResponse(ErrorBody(error=str(exc), limit=exc.limit).model_dump(exclude_none=True), exc.status)
 
     @app.exception_handler(RequestValidationError)

@@ -29,6 +29,8 @@ JSON_TYPES = ("application/json",)
 
 
 class Refused(Exception):
+    """A request answered with ``status`` and a JSON error (naming ``limit`` if one was passed)."""
+
     def __init__(self, status: int, message: str, limit: str | None = None) -> None:
         super().__init__(message)
         self.status = status

@@ -75,7 +75,8 @@ class ServedModel:
         from nlpkit.predictor import Predictor
 
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        torch.set_num_threads(max(1, cores // self.settings.workers))  # worker processes share the cores
+        # Set in this thread, which runs every forward pass; worker processes share the cores.
+        torch.set_num_threads(self.settings.threads or max(1, cores // self.settings.workers))
         return Predictor.load(self.path)
 
     def _predict(self, examples: list[Any]) -> list[dict[str, Any]]:

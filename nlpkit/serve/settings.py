@@ -12,6 +12,8 @@ class ServeSettings:
     """Loopback unless told otherwise: a model server is not for the whole network by default."""
     port: int = 8000
     workers: int = 1
+    threads: int | None = None
+    """torch's threads in each worker; None: the cores this process may use, divided among the workers."""
     max_batch_size: int = 32
     """Inputs per forward pass; 1 turns batching off."""
     max_wait_ms: float = 5.0
@@ -25,4 +27,4 @@ class ServeSettings:
     """A client that takes longer to send its body gets 408 (slow clients hold no slot for ever)."""
 
     def limits(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if k not in ("host", "port", "workers")}
+        return {k: v for k, v in asdict(self).items() if k not in ("host", "port", "workers", "threads")}
