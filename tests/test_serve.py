@@ -188,3 +188,23 @@ def test_a_client_that_goes_away_does_not_poison_the_batch(server: tuple[str, An
 def _give_up(url: str) -> None:
     with pytest.raises(httpx.TimeoutException):  # gone before the batch's 150 ms wait is over
         httpx.post(f"{url}/predict", json=TEXTS[0], timeout=0.05)
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "hf"])
+def test_an_export_is_served_as_nlpkit_load_runs_it(tiny_classifier_run: Path, tmp_path: Path, fmt: str) -> None:
+    pytest.importorskip("onnxruntime")
+    from nlpkit.export import export
+
+    exported = export(tiny_classifier_run, tmp_path / fmt, format=fmt)
+    predictor = nlpkit.load(exported)
+    with serving(exported, max_wait_ms=1) as (url, _):
+        info = httpx.get(f"{url}/info").json()
+        assert (info["format"], info["engine"]) == ((fmt, "onnxruntime") if fmt == "onnx" else (fmt, "torch"))
+        answers = post(url, "/predict", TEXTS).json()
+        assert all(map(same, answers, predictor.predict(TEXTS)))
+        embedded = post(url, "/embed", {"texts": TEXTS})
+        paths = httpx.get(f"{url}/openapi.json").json()["paths"]
+    if fmt == "onnx":  # the graph gives the task's outputs only: no /embed, and the schema says so
+        assert embedded.status_code == 404 and "/embed" not in paths and info["embedding_dimension"] is None
+    else:
+        np.testing.assert_allclose(embedded.json()["embeddings"], predictor.embed(TEXTS), atol=1e-5)
