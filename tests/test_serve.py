@@ -5,6 +5,7 @@ batched, and hostile requests get a 4xx with a JSON error, never a 5xx."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 from pathlib import Path
 from typing import Any, Iterator
@@ -19,12 +20,6 @@ import nlpkit  # noqa: E402
 from tests.serve_helpers import serving  # noqa: E402
 
 TEXTS = ["a great fun movie", "awful and dull", "i loved it , truly a good and fun story", "bad plot , bad actors"]
-
-
-def served_model(app: Any) -> Any:
-    while not hasattr(app, "state"):
-        app = app.app
-    return app.state.served
 
 
 @pytest.fixture(scope="module")
@@ -77,10 +72,16 @@ def test_embed_answers_what_the_predictor_computes(server: tuple[str, Any], pred
     np.testing.assert_allclose(cls, [predictor.embed(TEXTS[0], pooling="cls")], atol=1e-5)
 
 
+def batch_counts(url: str) -> tuple[float, float]:
+    """(forward passes, inputs) of /predict so far, from /metrics."""
+    text = httpx.get(f"{url}/metrics").text
+    found = dict(re.findall(r'^nlpkit_batch_size_(count|sum)\{endpoint="predict"\} (\S+)$', text, re.M))
+    return float(found.get("count", 0)), float(found.get("sum", 0))
+
+
 def test_concurrent_requests_share_forward_passes(server: tuple[str, Any], predictor: Any) -> None:
-    url, app = server
-    batches = served_model(app).predictions.batch_sizes
-    before = len(batches)
+    url, _ = server
+    passes, inputs = batch_counts(url)
     texts = [TEXTS[i % len(TEXTS)] + " !" * i for i in range(12)]
     answers: dict[int, Any] = {}
 
@@ -94,9 +95,20 @@ def test_concurrent_requests_share_forward_passes(server: tuple[str, Any], predi
         thread.join()
     for i, text in enumerate(texts):
         assert same(answers[i], predictor.predict(text))
-    ran = batches[before:]
-    assert sum(ran) == len(texts) and len(ran) < len(texts)  # some requests shared a forward
-    assert max(ran) <= 8
+    passes_after, inputs_after = batch_counts(url)
+    assert inputs_after - inputs == len(texts)
+    assert passes_after - passes < len(texts)  # some requests shared a forward pass
+    assert passes_after - passes >= len(texts) / 8  # of at most --max-batch-size 8
+
+
+def test_metrics_count_requests_by_path_and_status(server: tuple[str, Any]) -> None:
+    url, _ = server
+    post(url, "/predict", "")
+    httpx.get(f"{url}/no/such/path")
+    text = httpx.get(f"{url}/metrics").text
+    assert re.search(r'^nlpkit_requests_total\{method="POST",path="/predict",status="422"\} [1-9]', text, re.M)
+    assert re.search(r'^nlpkit_requests_total\{method="GET",path="other",status="404"\} [1-9]', text, re.M)
+    assert re.search(r'^nlpkit_request_seconds_bucket\{le="\+Inf",path="/predict"\} [1-9]', text, re.M)
 
 
 def test_the_openapi_schema_describes_the_endpoints(server: tuple[str, Any]) -> None:

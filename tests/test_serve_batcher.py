@@ -45,24 +45,28 @@ def test_concurrent_requests_meet_in_one_forward() -> None:
         seen.append(values)
         return [2 * v for v in values]
 
-    batcher: Batcher[int, int] = Batcher(double, ThreadPoolExecutor(1), max_batch_size=16, max_wait_ms=200)
+    sizes: list[int] = []
+    batcher: Batcher[int, int] = Batcher(double, ThreadPoolExecutor(1), max_batch_size=16, max_wait_ms=200,
+                                         on_batch=sizes.append)
 
     async def requests() -> Any:
         return await asyncio.gather(*(batcher.submit([i, i + 100], [5, 5]) for i in range(4)))
 
     assert run(batcher, requests) == [[2 * i, 2 * (i + 100)] for i in range(4)]
     assert seen == [[0, 100, 1, 101, 2, 102, 3, 103]]
-    assert batcher.batch_sizes == [8]
+    assert sizes == [8]
 
 
 def test_max_batch_size_one_runs_every_input_alone() -> None:
-    batcher: Batcher[int, int] = Batcher(lambda v: v, ThreadPoolExecutor(1), max_batch_size=1, max_wait_ms=50)
+    sizes: list[int] = []
+    batcher: Batcher[int, int] = Batcher(lambda v: v, ThreadPoolExecutor(1), max_batch_size=1, max_wait_ms=50,
+                                         on_batch=sizes.append)
 
     async def requests() -> Any:
         return await asyncio.gather(*(batcher.submit([i], [1]) for i in range(3)))
 
     assert run(batcher, requests) == [[0], [1], [2]]
-    assert batcher.batch_sizes == [1, 1, 1]
+    assert sizes == [1, 1, 1]
 
 
 def test_a_cancelled_request_leaves_the_batch_and_the_others_are_answered() -> None:

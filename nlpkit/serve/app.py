@@ -17,11 +17,13 @@ from typing import Annotated, Any, AsyncIterator, Awaitable, Callable, TypeVar
 
 from fastapi import Body, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException
 
 from nlpkit.errors import NlpkitError
 from nlpkit.serve.middleware import AccessLog, BodyLimits, Refused
+from nlpkit.serve.metrics import Metrics
 from nlpkit.serve.model import ServedModel
 from nlpkit.serve.schemas import (
     PREDICT_EXAMPLES, EmbedRequest, EmbedResponse, ErrorBody, Health, Info, embed_texts, predict_body, task_body,
@@ -30,6 +32,7 @@ from nlpkit.serve.settings import ServeSettings
 
 log = logging.getLogger("nlpkit.serve")
 T = TypeVar("T")
+PATHS = ("/predict", "/embed", "/health", "/info", "/metrics", "/openapi.json", "/docs")
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": what} for code, what in (
@@ -45,7 +48,8 @@ def create_app(path: str | Path, settings: ServeSettings | None = None,
     loads in the background once the server starts (``/health`` says when it is ready).
     ``on_failure`` is called if it cannot be loaded."""
     settings = settings or ServeSettings()
-    served = ServedModel(Path(path), settings)
+    metrics = Metrics(PATHS)
+    served = ServedModel(Path(path), settings, on_batch=metrics.batch)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -59,8 +63,14 @@ def create_app(path: str | Path, settings: ServeSettings | None = None,
     _errors(app)
     _routes(app, served, settings)
     _task_schema(app, served, settings)
+
+    @app.get("/metrics", response_class=PlainTextResponse, responses={200: {"content": {"text/plain": {}}}})
+    async def prometheus() -> Response:
+        """Requests by path and status, their latency, inputs per forward pass (Prometheus' text format)."""
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
     # Outermost first: the access log times everything, the body limits run before routing.
-    return AccessLog(BodyLimits(app, settings))
+    return AccessLog(BodyLimits(app, settings), metrics)
 
 
 def _routes(app: FastAPI, served: ServedModel, settings: ServeSettings) -> None:

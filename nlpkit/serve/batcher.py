@@ -52,6 +52,7 @@ class Batcher(Generic[In, Out]):
 
     def __init__(
         self, run: Callable[[list[In]], list[Out]], executor: Executor, *, max_batch_size: int, max_wait_ms: float,
+        on_batch: Callable[[int], None] | None = None,
     ) -> None:
         if max_batch_size < 1:
             raise ValueError(f"max_batch_size must be at least 1, got {max_batch_size}")
@@ -59,8 +60,8 @@ class Batcher(Generic[In, Out]):
         self.executor = executor
         self.max_batch_size = max_batch_size
         self.max_wait = max(max_wait_ms, 0.0) / 1000
-        self.batch_sizes: list[int] = []
-        """The size of every forward run so far (for /metrics and the tests)."""
+        self.on_batch = on_batch
+        """Called with the size of every forward pass that ran (``/metrics``)."""
         self._pending: list[_Item[In]] = []
         self._arrived = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -132,7 +133,8 @@ class Batcher(Generic[In, Out]):
             for item in group:  # find the input that fails; the others still get answers
                 await self._run_group([item])
             return
-        self.batch_sizes.append(len(group))
+        if self.on_batch is not None:
+            self.on_batch(len(group))
         for item, result in zip(group, results):
             _deliver(item, result)
 

@@ -12,9 +12,12 @@ import asyncio
 import json
 import logging
 import time
-from typing import Any, Awaitable, Callable, MutableMapping
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, MutableMapping
 
 from nlpkit.serve.settings import ServeSettings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from nlpkit.serve.metrics import Metrics
 
 log = logging.getLogger("nlpkit.serve")
 access = logging.getLogger("nlpkit.serve.access")
@@ -114,10 +117,12 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 
 class AccessLog:
-    """One line per request: client, method, path, status, latency in milliseconds."""
+    """One line per request: client, method, path, status, latency in milliseconds; and
+    the same in ``metrics``."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, metrics: "Metrics | None" = None) -> None:
         self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -134,6 +139,9 @@ class AccessLog:
         try:
             await self.app(scope, receive, sending)
         finally:
+            seconds = time.perf_counter() - started
             client = scope.get("client") or ("-", 0)
             access.info('%s:%s "%s %s" %s %.1f ms', client[0], client[1], scope["method"], scope["path"],
-                        status or "-", (time.perf_counter() - started) * 1000)
+                        status or "-", seconds * 1000)
+            if self.metrics is not None:
+                self.metrics.request(scope["method"], scope["path"], status, seconds)

@@ -33,7 +33,7 @@ class ServedModel:
     """A run directory or an export, loaded once (:meth:`load`, in a thread) and served
     through two batchers that share one worker thread: the model runs one batch at a time."""
 
-    def __init__(self, path: Path, settings: ServeSettings) -> None:
+    def __init__(self, path: Path, settings: ServeSettings, on_batch: Callable[[str, int], None] | None = None) -> None:
         self.path = path
         self.settings = settings
         self.format = export_format(path)
@@ -43,10 +43,13 @@ class ServedModel:
         self.info: dict[str, Any] = {}
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nlpkit-model")
         size, wait = settings.max_batch_size, settings.max_wait_ms
-        self.predictions: Batcher[Any, dict[str, Any]] = Batcher(self._predict, self.executor, max_batch_size=size,
-                                                                  max_wait_ms=wait)
-        self.embeddings: Batcher[EmbedItem, list[float]] = Batcher(self._embed, self.executor, max_batch_size=size,
-                                                                    max_wait_ms=wait)
+        def observe(endpoint: str) -> Callable[[int], None] | None:
+            return None if on_batch is None else lambda size: on_batch(endpoint, size)
+
+        self.predictions: Batcher[Any, dict[str, Any]] = Batcher(
+            self._predict, self.executor, max_batch_size=size, max_wait_ms=wait, on_batch=observe("predict"))
+        self.embeddings: Batcher[EmbedItem, list[float]] = Batcher(
+            self._embed, self.executor, max_batch_size=size, max_wait_ms=wait, on_batch=observe("embed"))
 
     async def start(self, on_failure: Callable[[], None] | None = None) -> None:
         self.predictions.start()
