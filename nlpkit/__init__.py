@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from nlpkit.hookspecs import hookimpl
 from nlpkit.version import __version__
 
-__all__ = ["hookimpl", "run", "load", "RunResult", "Predictor", "__version__"]
+__all__ = ["hookimpl", "run", "load", "embedder", "RunResult", "Predictor", "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
+    from nlpkit.embed import Embedder
     from nlpkit.predictor import Predictor
     from nlpkit.recipe import Recipe
     from nlpkit.train import RunResult
@@ -45,6 +46,21 @@ def load(run_dir: "str | PathLike[str]") -> "Predictor":
     from nlpkit.predictor import Predictor
 
     return Predictor.load(run_dir)
+
+
+def embedder(model: "str | PathLike[str]") -> "Embedder":
+    """Sentence embeddings from ``model``: ``nlpkit.embedder("minilm").embed(texts)``.
+    ``model`` is a run directory or an export (its fine-tuned encoder, as
+    ``nlpkit.load(d).embed``), else an encoder alias, a transformers folder or a hub id."""
+    from pathlib import Path
+
+    from nlpkit.embed import Embedder
+    from nlpkit.predictor import Predictor
+    from nlpkit.rundir import ExportDir, RunDir
+
+    if RunDir(model).finished or ExportDir(Path(model)).is_export:
+        return Predictor.load(model).embedder()
+    return Embedder.load(str(model))
 
 
 def __getattr__(name: str) -> Any:

@@ -1,5 +1,5 @@
-"""The ``nlpkit`` command line: run, predict, evaluate, export, report, explain, recipe
-show|check, plugins, and the commands that plugins add."""
+"""The ``nlpkit`` command line: run, predict, embed, evaluate, export, serve, report,
+explain, recipe show|check, plugins, and the commands that plugins add."""
 
 from __future__ import annotations
 
@@ -130,6 +130,71 @@ def predict(run_dir: Path, input_path: str, output_path: Path | None, batch_size
     source = read_input(input_path, click.get_binary_stream("stdin"))
     predictor = Predictor.load(run_dir)
     _emit(iter(predict_input(predictor, source, fmt=fmt, keep=keep, batch_size=batch_size)), output_path)
+
+
+@main.command()
+@click.argument("source", metavar="MODEL")
+@click.option("--input", "input_path", required=True, type=click.Path(exists=True, dir_okay=False, allow_dash=True),
+              help="One text per line, JSONL (a string or an object with \"text\" per line), or - for standard input.")
+@click.option("--output", "output_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="X.npy (an array, one row per line) or X.jsonl; default: JSONL on standard output.")
+@click.option("--pooling", type=click.Choice(["mean", "cls"]), default="mean", show_default=True,
+              help="mean: the mean over real tokens; cls: the [CLS] token's state.")
+@click.option("--normalize", is_flag=True, help="Scale each vector to unit length (cosine = dot product).")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Texts per forward pass.")
+def embed(source: str, input_path: str, output_path: Path | None, pooling: str, normalize: bool,
+          batch_size: int | None) -> None:
+    """Sentence embeddings of INPUT from MODEL: a run directory, an export, an encoder
+    alias (minilm) or a transformers model folder."""
+    from nlpkit import embedder
+    from nlpkit.embed import jsonl_rows, texts_of, write_embeddings
+    from nlpkit.inputs import is_jsonl, parse_lines, read_input
+
+    if output_path is not None:
+        if output_path.suffix.lower() not in (".npy", ".jsonl"):
+            raise NlpkitError(f"--output {output_path}: name a .npy or a .jsonl file")
+        _check_writable(output_path)
+    given = read_input(input_path, click.get_binary_stream("stdin"))
+    parsed = parse_lines(given, is_jsonl(given))
+    texts = texts_of(parsed, given.name)
+    vectors = embedder(source).embed(texts, batch_size=batch_size, pooling=pooling, normalize=normalize)
+    lines = [line for line, _ in parsed]
+    if output_path is None:
+        _emit(jsonl_rows(vectors, lines), None)
+        return
+    write_embeddings(vectors, output_path, lines)
+    click.echo(f"wrote {len(lines)} embeddings of dimension {vectors.shape[1]} to {output_path}", err=True)
+
+
+@main.command()
+@click.argument("source", metavar="MODEL", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="The address to listen on; 0.0.0.0 opens the server to the network.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Processes, each with its own copy of the model (they share the cores).")
+@click.option("--threads", type=click.IntRange(min=1),
+              help="torch threads per worker [default: the cores, divided among the workers].")
+@click.option("--max-batch-size", default=32, show_default=True, type=click.IntRange(min=1),
+              help="Inputs per forward pass; 1 turns dynamic batching off.")
+@click.option("--max-wait-ms", default=5.0, show_default=True, type=click.FloatRange(min=0),
+              help="How long an input waits for others to join its batch.")
+@click.option("--max-body-bytes", default=1_000_000, show_default=True, type=click.IntRange(min=1))
+@click.option("--max-inputs", default=256, show_default=True, type=click.IntRange(min=1),
+              help="Inputs (or texts to embed) per request.")
+@click.option("--max-chars", default=20_000, show_default=True, type=click.IntRange(min=1),
+              help="Characters per text (each text of an input).")
+def serve(source: Path, **options: Any) -> None:
+    """Serve MODEL (a run directory or an export) over HTTP: POST /predict, POST /embed,
+    GET /health, GET /info, and the OpenAPI schema at /docs and /openapi.json."""
+    from nlpkit.predictor import read_meta
+
+    read_meta(source)  # a missing or damaged model is said now, before the server starts
+    try:
+        from nlpkit.serve import ServeSettings, serve as run_server
+    except ImportError as exc:
+        raise NlpkitError(f"nlpkit serve needs the serve extra ({exc}): pip install 'nlpkit[serve]'") from None
+    run_server(source, ServeSettings(**options))
 
 
 @main.command()

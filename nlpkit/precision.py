@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from nlpkit.sections import Recipe
@@ -36,3 +37,12 @@ def with_resolved_precision(recipe: "Recipe", *, say: bool = True) -> "Recipe":
     if recipe.train.precision == "auto" and say:
         log.info("train.precision auto: %s", precision)
     return recipe.model_copy(update={"train": recipe.train.model_copy(update={"precision": precision})})
+
+
+def autocast(precision: str, device: str) -> "contextlib.AbstractContextManager[Any]":
+    """The autocast context of inference at ``precision`` (bf16 for ``bf16-mixed``)."""
+    import torch
+
+    if precision == "bf16-mixed":
+        return torch.autocast(device, dtype=torch.bfloat16)
+    return contextlib.nullcontext()

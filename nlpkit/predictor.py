@@ -8,13 +8,16 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
-from nlpkit.errors import InputError, PluginError, RunDirError
+from nlpkit.errors import InputError, NlpkitError, PluginError, RunDirError
 # MODEL_DIR, TASK_FILE and HEAD_FILE stay importable from here: plugins use them.
 from nlpkit.rundir import HEAD_FILE, TASK_FILE, ExportDir, ModelDir, RunDir
 from nlpkit.rundir import MODEL as MODEL_DIR
 from nlpkit.task import Feature, Task
 
 if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+    from nlpkit.embed import Embedder, Pooling
     from nlpkit.explain import Explanation
 
 log = logging.getLogger("nlpkit")
@@ -188,11 +191,34 @@ class Predictor:
         return [rows[i] for i in range(len(features))]
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
-        import torch
+        from nlpkit.precision import autocast
 
-        if self.precision == "bf16-mixed":
-            return torch.autocast(self.device, dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+        return autocast(self.precision, self.device)
+
+    # -- embeddings ----------------------------------------------------------------
+    def embed(
+        self, texts: str | Sequence[str], *, batch_size: int | None = None, pooling: "Pooling" = "mean",
+        normalize: bool = False,
+    ) -> "np.ndarray":
+        """Sentence embeddings from the run's fine-tuned encoder: one row per text (a 1-D
+        vector for one string), the mean of its last layer over real tokens (``pooling=
+        "cls"``: the ``[CLS]`` state), unit length with ``normalize``. Texts are cut to the
+        run's ``encoder.max_length``. See :mod:`nlpkit.embed`."""
+        return self.embedder().embed(texts, batch_size=batch_size, pooling=pooling, normalize=normalize)
+
+    def embedder(self) -> "Embedder":
+        """The :class:`~nlpkit.embed.Embedder` of this model's encoder; :class:`NlpkitError`
+        for a model without one in reach (an ONNX graph gives only the task's outputs)."""
+        from nlpkit.embed import Embedder
+
+        encoder = getattr(self.model, "encoder", None)
+        if encoder is None:
+            raise NlpkitError(
+                f"this model ({type(self.model).__name__}) runs the task's whole graph and gives only its outputs, "
+                "not the encoder's states: embed from the run directory or an hf export"
+            )
+        return Embedder(self.tokenizer, encoder, max_length=self.task.settings.max_length,
+                        batch_size=self.batch_size, precision=self.precision)
 
     def render(self, examples: Sequence[Any], predictions: Sequence[dict[str, Any]], fmt: str = "jsonl") -> Iterator[str]:
         return self.task.render(examples, predictions, fmt)

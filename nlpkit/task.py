@@ -39,6 +39,19 @@ index of its example in the list given to ``encode``). Several features may shar
 example (sliding windows)."""
 
 ENCODER_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+TEXT: dict[str, Any] = {"type": "string"}
+"""The JSON schema of a text in :meth:`Task.input_schemas` (the server adds its limits)."""
+
+
+def text_object(required: Sequence[str], optional: Sequence[str] = ("id",)) -> dict[str, Any]:
+    """The JSON schema of an input given as named texts: ``{"text": ...}``."""
+    return {"type": "object", "properties": {name: TEXT for name in (*required, *optional)},
+            "required": list(required), "additionalProperties": False}
+
+
+def text_list(min_items: int, max_items: int | None = None) -> dict[str, Any]:
+    """The JSON schema of an input given as a list of texts (a pair, pre-split words)."""
+    return {"type": "array", "items": TEXT, "minItems": min_items, **({"maxItems": max_items} if max_items else {})}
 PREDICTION = "prediction"
 """The ``split`` that ``read`` gets for a file given to ``nlpkit predict``: its rows may
 lack gold labels (present ones are kept, as in an evaluation split)."""
@@ -195,6 +208,13 @@ class Task(ABC, Generic[ExampleT]):
     def examples_from_inputs(self, inputs: Sequence[Any]) -> list[ExampleT]:
         """Turn what a user passes to ``predict`` (strings, tuples, dicts) into examples."""
         raise NlpkitError(f"task {self.name} does not predict from raw inputs")
+
+    def input_schemas(self) -> list[dict[str, Any]] | None:
+        """The shapes of one input that :meth:`examples_from_inputs` reads, as JSON schemas
+        (:data:`TEXT`, :func:`text_object`, :func:`text_list`): what ``nlpkit serve``'s
+        OpenAPI schema says ``POST /predict`` takes. None (default): not said; the schema
+        then allows any text, list of texts or object of texts."""
+        return None
 
     def input_format(self, lines: Sequence[str]) -> str | None:
         """Whether a file given to ``nlpkit predict`` is in this task's own data format

@@ -47,6 +47,9 @@ class Inputs(Protocol[ExampleT]):
 
     def example(self, record: Record, path: Path, parse_label: ParseLabel) -> ExampleT: ...
     def from_inputs(self, inputs: Sequence[Any]) -> list[ExampleT]: ...
+    def schemas(self) -> list[dict[str, Any]]:
+        """The shapes of one input that :meth:`from_inputs` reads (``Task.input_schemas``)."""
+        ...
     def texts(self, examples: Sequence[ExampleT]) -> Iterator[str]: ...
 
     def encode(
@@ -103,6 +106,9 @@ class SequenceTask(Task[ExampleT]):
 
     def examples_from_inputs(self, inputs: Sequence[Any]) -> list[ExampleT]:
         return self.inputs.from_inputs(inputs)
+
+    def input_schemas(self) -> list[dict[str, Any]]:
+        return self.inputs.schemas()
 
     def texts(self, examples: Sequence[ExampleT]) -> Iterator[str]:
         return self.inputs.texts(examples)

@@ -8,7 +8,7 @@ from typing import Any, Iterator, Protocol, Sequence
 
 from nlpkit.errors import NlpkitError
 from nlpkit.readers import BadRow, Column, Record, find_column, pick
-from nlpkit.task import Counts, Feature
+from nlpkit.task import TEXT, Counts, Feature, text_object
 from nlpkit_classification.sequence import ParseLabel, Target
 
 TEXT_NAMES = ("text", "sentence", "text_a", "review")
@@ -72,6 +72,9 @@ class TextInputs:
                     f"task {self.task_name} predicts from texts (or {{'text': ...}} objects), got {item!r:.80}"
                 )
         return examples
+
+    def schemas(self) -> list[dict[str, Any]]:
+        return [TEXT, text_object(["text"])]
 
     def texts(self, examples: Sequence[TextExample]) -> Iterator[str]:
         return (e.text for e in examples)

@@ -18,7 +18,7 @@ from pydantic import Field, field_validator
 
 from nlpkit.errors import NlpkitError, RecipeError
 from nlpkit.recipe import DataSection, HeadSection
-from nlpkit.task import Counts, ExplainTarget, Feature, Task, TaskSettings
+from nlpkit.task import TEXT, Counts, ExplainTarget, Feature, Task, TaskSettings, text_list, text_object
 from nlpkit_ner import schemes
 from nlpkit_ner.readers import NerExample, ReadOptions, looks_like_conll, read
 
@@ -132,6 +132,11 @@ class NerTask(Task[NerExample]):
                     f"task ner predicts from texts, lists of words, or {{'text'|'tokens': ...}} objects; got {given!r:.80}"
                 )
         return examples
+
+    def input_schemas(self) -> list[dict[str, Any]]:
+        tokens = {"type": "object", "properties": {"tokens": text_list(1), "id": TEXT}, "required": ["tokens"],
+                  "additionalProperties": False}
+        return [TEXT, text_list(1), text_object(["text"]), tokens]
 
     def input_format(self, lines: Sequence[str]) -> str | None:
         """CoNLL columns (words and gold tags) are read as such by ``nlpkit predict``,

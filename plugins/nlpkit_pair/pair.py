@@ -12,7 +12,7 @@ from pydantic import Field
 from nlpkit.errors import DataError, NlpkitError
 from nlpkit.readers import BadRow, Column, Format, Record, find_column
 from nlpkit.recipe import DataSection, HeadSection
-from nlpkit.task import Counts, Feature, TaskSettings
+from nlpkit.task import Counts, Feature, TaskSettings, text_list, text_object
 from nlpkit_classification.labels import ClassLabels
 from nlpkit_classification.sequence import ParseLabel, SequenceTask, Target
 from nlpkit_classification.texts import LABEL_NAMES
@@ -120,6 +120,9 @@ class PairInputs:
                     f"{{'text_a': ..., 'text_b': ...}} objects, got {item!r:.80}{hint}"
                 )
         return examples
+
+    def schemas(self) -> list[dict[str, Any]]:
+        return [text_list(2, 2), text_object(["text_a", "text_b"])]
 
     def texts(self, examples: Sequence[PairExample]) -> Iterator[str]:
         for e in examples:

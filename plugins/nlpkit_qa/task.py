@@ -17,7 +17,7 @@ from pydantic import Field, field_validator, model_validator
 
 from nlpkit.errors import NlpkitError, RecipeError
 from nlpkit.recipe import DataSection, HeadSection, Recipe
-from nlpkit.task import PREDICTION, Counts, ExplainTarget, Feature, Task, TaskSettings
+from nlpkit.task import PREDICTION, Counts, ExplainTarget, Feature, Task, TaskSettings, text_list, text_object
 
 from nlpkit_qa.readers import QAExample, looks_like_squad, read_qa
 
@@ -192,6 +192,9 @@ class QATask(Task[QAExample]):
                 raise NlpkitError(f"{shape} of strings; got {item!r:.80}")
             examples.append(QAExample(str(qid), question, context, has_gold=False, is_impossible=False))
         return examples
+
+    def input_schemas(self) -> list[dict[str, Any]]:
+        return [text_object(["question", "context"]), text_list(2, 2)]
 
     def input_format(self, lines: Sequence[str]) -> str | None:
         """A SQuAD JSON file is read as such by ``nlpkit predict`` (one prediction per
