@@ -18,7 +18,7 @@ from pydantic import Field, field_validator
 
 from nlpkit.errors import NlpkitError, RecipeError
 from nlpkit.recipe import DataSection, HeadSection
-from nlpkit.task import Counts, Feature, Task, TaskSettings
+from nlpkit.task import Counts, Feature, Logits, Task, TaskSettings
 from nlpkit_ner import schemes
 from nlpkit_ner.readers import NerExample, ReadOptions, looks_like_conll, read
 
@@ -263,6 +263,11 @@ class NerTask(Task[NerExample]):
         from nlpkit_ner.heads import choose
 
         return split_rows(choose(output), batch)
+
+    def distill_logits(self, output: dict[str, "torch.Tensor"], batch: dict[str, "torch.Tensor"]) -> dict[str, Logits]:
+        """The tag scores of the labelled pieces (each word's first); with a CRF, its
+        emissions: a student with or without a CRF learns from a teacher with or without one."""
+        return {"tags": Logits(output["logits"][batch["label_mask"] > 0])}
 
     # -- predictions ---------------------------------------------------------------
     def decode(

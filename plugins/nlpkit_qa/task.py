@@ -17,7 +17,7 @@ from pydantic import Field, field_validator, model_validator
 
 from nlpkit.errors import NlpkitError, RecipeError
 from nlpkit.recipe import DataSection, HeadSection, Recipe
-from nlpkit.task import PREDICTION, Counts, Feature, Task, TaskSettings
+from nlpkit.task import PREDICTION, Counts, Feature, Logits, Task, TaskSettings
 
 from nlpkit_qa.readers import QAExample, looks_like_squad, read_qa
 
@@ -279,6 +279,11 @@ class QATask(Task[QAExample]):
                    "question-answering pipeline); nlpkit picks the answer span from them: the best start and end "
                    "in the context, across the windows of a long context.",),
         )
+
+    def distill_logits(self, output: dict[str, "torch.Tensor"], batch: dict[str, "torch.Tensor"]) -> dict[str, Logits]:
+        """Where the answer starts and ends: a distribution over each window's tokens
+        (padding has a logit of -1e4 in teacher and student alike, so no mass)."""
+        return {"start": Logits(output["start_logits"]), "end": Logits(output["end_logits"])}
 
     # -- evaluation and prediction ---------------------------------------------
     def decode(
