@@ -40,11 +40,12 @@ def run(
     return _run(recipe, overrides, resume=resume, overwrite=overwrite)
 
 
-def load(run_dir: "str | PathLike[str]") -> "Predictor":
-    """Load a finished run directory for prediction: ``nlpkit.load(d).predict(texts)``."""
+def load(run_dir: "str | PathLike[str]", *, quantize: str | None = None) -> "Predictor":
+    """Load a finished run directory for prediction: ``nlpkit.load(d).predict(texts)``;
+    ``quantize="int8"``: the encoder in int8 on the CPU (faster, outputs change a little)."""
     from nlpkit.predictor import Predictor
 
-    return Predictor.load(run_dir)
+    return Predictor.load(run_dir, quantize=quantize)
 
 
 def __getattr__(name: str) -> Any:
