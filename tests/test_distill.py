@@ -209,3 +209,30 @@ def test_a_student_with_another_vocabulary_is_refused(root: Path, tiny_classifie
     recipe["output"]["dir"] = str(root / "other-vocab")
     with pytest.raises(RecipeError, match=r"the teacher's vocabulary \(.* tokens\) is not encoder\.name = .*other-bert's"):
         nlpkit.run(recipe)
+
+
+# -- what each built-in task compares ------------------------------------------------------
+
+
+def built_task(name: str, **head: object):
+    from nlpkit.plugins import get_task
+    from nlpkit.recipe import build_recipe
+    from nlpkit.task import TaskSettings
+
+    return get_task(name)(TaskSettings.of(build_recipe({"task": name, "head": head})))
+
+
+def test_ner_compares_the_tag_logits_of_labelled_pieces_only() -> None:
+    logits = torch.arange(2 * 4 * 3, dtype=torch.float).reshape(2, 4, 3)
+    label_mask = torch.tensor([[0, 1, 1, -100], [0, 1, 0, 1]])  # [CLS], first pieces, a continuation, padding
+    rows = built_task("ner", crf=True).distill_logits({"logits": logits, "tags": logits}, {"label_mask": label_mask})
+    assert list(rows) == ["tags"] and rows["tags"].kind == "softmax"
+    assert torch.equal(rows["tags"].values, torch.stack([logits[0, 1], logits[0, 2], logits[1, 1], logits[1, 3]]))
+
+
+def test_qa_compares_start_and_end_distributions_and_pairs_a_regression_its_value() -> None:
+    start, end = torch.randn(2, 5), torch.randn(2, 5)
+    rows = built_task("qa").distill_logits({"start_logits": start, "end_logits": end}, {})
+    assert {name: (row.values is value, row.kind) for (name, row), value in zip(rows.items(), (start, end))} == {
+        "start": (True, "softmax"), "end": (True, "softmax")}
+    assert built_task("pair", type="regression").distill_logits(torch.zeros(2, 1), {})["labels"].kind == "value"
