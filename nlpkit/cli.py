@@ -160,8 +160,9 @@ def evaluate(target: str, overrides: tuple[str, ...], data_path: Path | None, re
     if recipe_path is not None:
         from nlpkit.evaluation import evaluate_checkpoint
 
-        if predictions_path is not None or quantize is not None:
-            raise NlpkitError("--predictions and --quantize apply to run directories only, not to --recipe evaluations")
+        given = [name for name, value in (("--predictions", predictions_path), ("--quantize", quantize)) if value]
+        if given:
+            raise NlpkitError(f"{given[0]} applies to run directories only, not to --recipe evaluations")
         metrics = evaluate_checkpoint(recipe_path, target, overrides, data=data_path)
     else:
         if not RunDir(target).finished and not ExportDir(Path(target)).is_export:
