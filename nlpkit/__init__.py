@@ -42,10 +42,11 @@ def run(
 
 def load(run_dir: "str | PathLike[str]", *, quantize: str | None = None) -> "Predictor":
     """Load a finished run directory for prediction: ``nlpkit.load(d).predict(texts)``;
-    ``quantize="int8"``: the encoder in int8 on the CPU (faster, outputs change a little)."""
-    from nlpkit.predictor import Predictor
+    ``quantize="int8"``: the model as onnxruntime's int8 graph, made once and cached
+    (faster on a CPU; the outputs change a little; :mod:`nlpkit.quantize`)."""
+    from nlpkit.quantize import load as load_quantized
 
-    return Predictor.load(run_dir, quantize=quantize)
+    return load_quantized(run_dir, quantize)
 
 
 def __getattr__(name: str) -> Any:

@@ -101,7 +101,7 @@ def _keep(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) ->
     return tuple(name.strip() for item in value for name in item.split(",") if name.strip())
 
 
-QUANTIZE_HELP = "int8: the encoder's linear layers in int8 on the CPU, quantized at load time (docs/distill.md)."
+QUANTIZE_HELP = "int8: predict with onnxruntime's int8 graph of the model, made once and cached (docs/distill.md)."
 
 
 @main.command()
@@ -125,14 +125,15 @@ def predict(run_dir: Path, input_path: str, output_path: Path | None, batch_size
     format gets the task's row per example (docs/predict.md)."""
     from nlpkit.inputs import read_input
     from nlpkit.predict_file import predict_input
-    from nlpkit.predictor import Predictor, read_meta
+    from nlpkit.predictor import read_meta
+    from nlpkit.quantize import load
 
     # The quick checks first: nothing is loaded until the run, output and input are usable.
     read_meta(run_dir)
     if output_path is not None:
         _check_writable(output_path)
     source = read_input(input_path, click.get_binary_stream("stdin"))
-    predictor = Predictor.load(run_dir, quantize=quantize)
+    predictor = load(run_dir, quantize)
     _emit(iter(predict_input(predictor, source, fmt=fmt, keep=keep, batch_size=batch_size)), output_path)
 
 
@@ -154,7 +155,7 @@ def evaluate(target: str, overrides: tuple[str, ...], data_path: Path | None, re
     directory, an alias, or a run directory, scored with the recipe's task, data and
     OVERRIDES (e.g. held-out perplexity of the encoder a pre-training run starts from).
     """
-    from nlpkit.predictor import Predictor
+    from nlpkit.quantize import load
     from nlpkit.rundir import ExportDir, RunDir
 
     if recipe_path is not None:
@@ -176,7 +177,7 @@ def evaluate(target: str, overrides: tuple[str, ...], data_path: Path | None, re
             raise NlpkitError("overrides apply to --recipe evaluations only")
         from nlpkit.data import read_examples
 
-        predictor = Predictor.load(target, quantize=quantize)
+        predictor = load(target, quantize)
         hint = "the model's recipe reads data in that encoding (data.encoding): convert the file"
         examples = read_examples(predictor.task, data_path, "evaluation", hint)
         for warning in predictor.task.check(examples, "evaluation"):

@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-from nlpkit.errors import InputError, NlpkitError, PluginError, RunDirError
+from nlpkit.errors import InputError, PluginError, RunDirError
 # MODEL_DIR, TASK_FILE and HEAD_FILE stay importable from here: plugins use them.
 from nlpkit.rundir import HEAD_FILE, TASK_FILE, ExportDir, ModelDir, RunDir
 from nlpkit.rundir import MODEL as MODEL_DIR
@@ -23,11 +23,11 @@ class Predictor:
 
     def __init__(
         self, task: Task, tokenizer: Any, model: Any, *, batch_size: int = 64, precision: str = "32",
-        pad_to_multiple_of: int = 1, device: str | None = None,
+        pad_to_multiple_of: int = 1,
     ) -> None:
         self.task = task
         self.tokenizer = tokenizer
-        self.device = device or ("cuda" if _cuda_available() else "cpu")
+        self.device = "cuda" if _cuda_available() else "cpu"
         self.model = model.eval().to(self.device)
         self.batch_size = batch_size
         self.precision = precision
@@ -35,33 +35,24 @@ class Predictor:
 
     # -- loading -------------------------------------------------------------------
     @classmethod
-    def load(cls, run_dir: str | Path, *, quantize: str | None = None) -> "Predictor":
+    def load(cls, run_dir: str | Path) -> "Predictor":
         """The model of a finished run directory (``run_dir/model``), with its task, label
         maps and precision; :class:`RunDirError` if it is missing or damaged: an absent
         file, a task state the task cannot restore, or a head file that does not hold
         exactly the head's tensors (a random head would predict differently each time).
 
         ``run_dir`` may also be an export directory (``nlpkit export``): its format's
-        loader (:mod:`nlpkit.export.formats`) supplies the model.
-
-        ``quantize="int8"``: the encoder's linear layers in int8, on the CPU
-        (:mod:`nlpkit.quantize`): faster, with a small change in the outputs."""
-        from nlpkit.quantize import check_quantize
-
-        check_quantize(quantize)
-        exported = ExportDir(Path(run_dir))
-        predictor = cls._load_export(exported) if exported.is_export else cls._load_run(RunDir(run_dir))
-        return predictor._quantized() if quantize else predictor
-
-    @classmethod
-    def _load_run(cls, run: RunDir) -> "Predictor":
+        loader (:mod:`nlpkit.export.formats`) supplies the model."""
         from safetensors import SafetensorError
 
         from nlpkit.encoder import load_saved_encoder
         from nlpkit.model import TaskModel, check_encoder, load_head
 
-        saved = run.model_dir
-        meta = read_meta(run.path)
+        exported = ExportDir(Path(run_dir))
+        if exported.is_export:
+            return cls._load_export(exported)
+        saved = RunDir(run_dir).model_dir
+        meta = read_meta(run_dir)
         task, recipe = _saved_task(saved, meta)
         tokenizer = _tokenizer(saved.path)
         try:
@@ -88,21 +79,6 @@ class Predictor:
         return cls(
             task, tokenizer, model, batch_size=meta.get("eval_batch_size", 64), precision=meta.get("precision", "32"),
             pad_to_multiple_of=recipe.train.pad_to_multiple_of,
-        )
-
-    def _quantized(self) -> "Predictor":
-        from nlpkit.model import TaskModel
-        from nlpkit.quantize import quantized
-
-        # An hf export loads as nlpkit's own model too; an onnx export is an onnxruntime session.
-        if not isinstance(self.model, TaskModel):
-            raise NlpkitError(
-                "quantize applies to a run directory or an hf export; an onnx export is quantized when it is "
-                "made (nlpkit export --format onnx --quantize int8)"
-            )
-        return type(self)(
-            self.task, self.tokenizer, quantized(self.model.cpu()), batch_size=self.batch_size, precision="32",
-            pad_to_multiple_of=self.pad_to_multiple_of, device="cpu",
         )
 
     # -- prediction ----------------------------------------------------------------

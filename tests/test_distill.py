@@ -149,8 +149,8 @@ def test_a_distilled_run_exports_to_transformers_and_back(student_run: Path, roo
     out = export(student_run, root / "student-hf")  # the export checks that transformers computes what nlpkit does
     assert json.loads((out / "config.json").read_text(encoding="utf-8"))["num_hidden_layers"] == 1
     assert nlpkit.load(out).predict(TEXTS) == nlpkit.load(student_run).predict(TEXTS)
-    int8 = [p["label"] for p in nlpkit.load(out, quantize="int8").predict(TEXTS)]
-    assert int8 == [p["label"] for p in nlpkit.load(student_run, quantize="int8").predict(TEXTS)]
+    int8 = nlpkit.load(student_run, quantize="int8").predict(TEXTS)  # and as onnxruntime's int8 graph
+    assert [p["label"] for p in int8] == [p["label"] for p in nlpkit.load(student_run).predict(TEXTS)]
 
 
 # -- recipes that fail before training ---------------------------------------------------
