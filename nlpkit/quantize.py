@@ -4,8 +4,8 @@ The run's model is exported once as onnxruntime's int8 graph (what ``nlpkit expo
 --format onnx --quantize int8`` writes: the weights of the matrix products in int8, the
 activations quantized on the fly), kept in the cache under a fingerprint of the model's
 files, and predicted with onnxruntime. On this project's AVX2 CPUs that graph predicted
-about twice as fast as PyTorch's dynamic int8 quantization of the same model, and changed
-fewer labels of the fp32 model (docs/benchmarks.md, "Distillation and int8").
+1.4 to 2.1 times as fast as PyTorch's dynamic int8 quantization of the same model, and
+changed fewer labels of the fp32 model (docs/benchmarks.md, "Distillation and int8").
 
 The export takes seconds to a minute, once per model; later loads find it in the cache
 (``$NLPKIT_CACHE/int8``, else ``~/.cache/nlpkit/int8``). Needs ``nlpkit[onnx]``.
