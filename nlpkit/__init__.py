@@ -41,11 +41,13 @@ def run(
     return _run(recipe, overrides, resume=resume, overwrite=overwrite)
 
 
-def load(run_dir: "str | PathLike[str]") -> "Predictor":
-    """Load a finished run directory for prediction: ``nlpkit.load(d).predict(texts)``."""
-    from nlpkit.predictor import Predictor
+def load(run_dir: "str | PathLike[str]", *, quantize: str | None = None) -> "Predictor":
+    """Load a finished run directory for prediction: ``nlpkit.load(d).predict(texts)``;
+    ``quantize="int8"``: the model as onnxruntime's int8 graph, made once and cached
+    (faster on a CPU; the outputs change a little; :mod:`nlpkit.quantize`)."""
+    from nlpkit.quantize import load as load_quantized
 
-    return Predictor.load(run_dir)
+    return load_quantized(run_dir, quantize)
 
 
 def embedder(model: "str | PathLike[str]") -> "Embedder":

@@ -101,6 +101,9 @@ def _keep(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) ->
     return tuple(name.strip() for item in value for name in item.split(",") if name.strip())
 
 
+QUANTIZE_HELP = "int8: predict with onnxruntime's int8 graph of the model, made once and cached (docs/distill.md)."
+
+
 @main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--input", "input_path", required=True, type=click.Path(exists=True, dir_okay=False, allow_dash=True),
@@ -114,21 +117,23 @@ def _keep(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) ->
               help="Copy this field of each JSONL input (or 'text', a plain line's text) into its output row; "
               "repeat it or give a comma-separated list.")
 @click.option("--format", "fmt", default="jsonl", show_default=True, help="Output format (jsonl, or a task's own).")
+@click.option("--quantize", type=click.Choice(["int8"]), help=QUANTIZE_HELP)
 def predict(run_dir: Path, input_path: str, output_path: Path | None, batch_size: int | None, keep: tuple[str, ...],
-            fmt: str) -> None:
+            fmt: str, quantize: str | None) -> None:
     """Predict INPUT with the model of RUN_DIR: one JSONL row per input line, in order,
     with its line number ("line") and a JSONL object's "id"; a file in the task's data
     format gets the task's row per example (docs/predict.md)."""
     from nlpkit.inputs import read_input
     from nlpkit.predict_file import predict_input
-    from nlpkit.predictor import Predictor, read_meta
+    from nlpkit.predictor import read_meta
+    from nlpkit.quantize import load
 
     # The quick checks first: nothing is loaded until the run, output and input are usable.
     read_meta(run_dir)
     if output_path is not None:
         _check_writable(output_path)
     source = read_input(input_path, click.get_binary_stream("stdin"))
-    predictor = Predictor.load(run_dir)
+    predictor = load(run_dir, quantize)
     _emit(iter(predict_input(predictor, source, fmt=fmt, keep=keep, batch_size=batch_size)), output_path)
 
 
@@ -206,22 +211,24 @@ def serve(source: Path, **options: Any) -> None:
               help="Score TARGET as a plain checkpoint (no run directory) with this recipe's task and data.")
 @click.option("--predictions", "predictions_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the predictions (JSONL) here (run directories).")
+@click.option("--quantize", type=click.Choice(["int8"]), help=QUANTIZE_HELP)
 def evaluate(target: str, overrides: tuple[str, ...], data_path: Path | None, recipe_path: Path | None,
-             predictions_path: Path | None) -> None:
+             predictions_path: Path | None, quantize: str | None) -> None:
     """Score TARGET on labelled data; prints metrics as JSON.
 
     TARGET is a run directory or an export (with --data), or with --recipe any checkpoint: a model
     directory, an alias, or a run directory, scored with the recipe's task, data and
     OVERRIDES (e.g. held-out perplexity of the encoder a pre-training run starts from).
     """
-    from nlpkit.predictor import Predictor
+    from nlpkit.quantize import load
     from nlpkit.rundir import ExportDir, RunDir
 
     if recipe_path is not None:
         from nlpkit.evaluation import evaluate_checkpoint
 
-        if predictions_path is not None:
-            raise NlpkitError("--predictions applies to run directories only, not to --recipe evaluations")
+        given = [name for name, value in (("--predictions", predictions_path), ("--quantize", quantize)) if value]
+        if given:
+            raise NlpkitError(f"{given[0]} applies to run directories only, not to --recipe evaluations")
         metrics = evaluate_checkpoint(recipe_path, target, overrides, data=data_path)
     else:
         if not RunDir(target).finished and not ExportDir(Path(target)).is_export:
@@ -235,7 +242,7 @@ def evaluate(target: str, overrides: tuple[str, ...], data_path: Path | None, re
             raise NlpkitError("overrides apply to --recipe evaluations only")
         from nlpkit.data import read_examples
 
-        predictor = Predictor.load(target)
+        predictor = load(target, quantize)
         hint = "the model's recipe reads data in that encoding (data.encoding): convert the file"
         examples = read_examples(predictor.task, data_path, "evaluation", hint)
         for warning in predictor.task.check(examples, "evaluation"):

@@ -6,7 +6,7 @@ import contextlib
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
 from nlpkit.errors import RecipeError
 from nlpkit.plugins import resolve_encoder
@@ -132,7 +132,53 @@ def load_encoder(spec: EncoderSection, vocab_size: int) -> "PreTrainedModel":
         model = AutoModel.from_pretrained(source, config=config)
     except (OSError, ValueError) as exc:
         raise RecipeError(_not_found(spec.name, source, exc)) from None
+    if spec.layers is not None:
+        keep_layers(model, spec.layers)
+        log.info("encoder.layers: kept layers %s of %d", ", ".join(map(str, spec.layers)), config.num_hidden_layers)
     return model
+
+
+def keep_layers(model: "PreTrainedModel", layers: Sequence[int]) -> None:
+    """Keep only ``layers`` of a BERT-family encoder's transformer stack, in order (a
+    smaller student, initialised from those layers). The config says the new depth, so
+    ``save_pretrained`` writes an ordinary encoder of ``len(layers)`` layers."""
+    from torch import nn
+
+    stack = getattr(getattr(model, "encoder", None), "layer", None)
+    if not isinstance(stack, nn.ModuleList):
+        raise RecipeError(f"encoder.layers: {type(model).__name__} keeps no BERT-style layer stack (encoder.layer)")
+    model.encoder.layer = nn.ModuleList([stack[i] for i in layers])
+    model.config.num_hidden_layers = len(layers)
+    for position, layer in enumerate(model.encoder.layer):
+        attention = getattr(layer.attention, "self", None)
+        if attention is not None and hasattr(attention, "layer_idx"):
+            attention.layer_idx = position  # caches are indexed by it
+
+
+def check_layers(spec: EncoderSection, source: str) -> None:
+    """``encoder.layers`` against the encoder's depth, read from its config (a recipe
+    check, before any data is read or weights are loaded)."""
+    if spec.layers is None:
+        return
+    from transformers import AutoConfig
+
+    if spec.init == "scratch":
+        raise RecipeError(
+            f"{source}: encoder.layers picks layers of pretrained weights; a scratch encoder sets its depth with "
+            "encoder.config.num_hidden_layers"
+        )
+    quiet_transformers()
+    name = resolve_encoder(spec.name)
+    try:
+        depth = AutoConfig.from_pretrained(name, **spec.config).num_hidden_layers
+    except (OSError, ValueError) as exc:
+        raise RecipeError(f"{source}: {_not_found(spec.name, name, exc)}") from None
+    outside = [i for i in spec.layers if i >= depth]
+    if outside:
+        raise RecipeError(
+            f"{source}: encoder.layers: {', '.join(map(str, outside))} out of range: encoder.name = {spec.name} has "
+            f"{depth} layers, numbered 0 to {depth - 1}"
+        )
 
 
 def _not_found(name: str, source: str, exc: Exception) -> str:

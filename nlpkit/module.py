@@ -10,6 +10,7 @@ import pytorch_lightning as pl
 import torch
 import torch.distributed as dist
 
+from nlpkit.distill import Distiller
 from nlpkit.model import TaskModel
 from nlpkit.monitor import Monitor, val_key
 from nlpkit.optim import embeddings_lr, parameter_groups, train_new_rows_at
@@ -33,6 +34,7 @@ class TaskModule(pl.LightningModule):
         val_features: Sequence[Feature] = (),
         monitor: Monitor | None = None,
         first_new_token: int | None = None,
+        distiller: Distiller | None = None,
     ) -> None:
         super().__init__()
         if not callable(getattr(model.head, "loss", None)):
@@ -61,6 +63,8 @@ class TaskModule(pl.LightningModule):
         self.monitor = monitor
         """The metric that picks the best checkpoint (None without validation data);
         checked at the first validation."""
+        self.distiller = distiller
+        """The teacher, when the recipe distils (``distill``): it adds the soft loss."""
         # from_pretrained leaves the encoder in eval mode and Lightning restores each
         # submodule's mode after validation: switch dropout on explicitly.
         self.model.train()
@@ -101,8 +105,12 @@ class TaskModule(pl.LightningModule):
         self._loader_state = self._rng_state = None
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss = self.model.head.loss(self.model(batch), batch)
+        output = self.model(batch)
+        loss = self.model.head.loss(output, batch)
         size = int(batch["feature_index"].shape[0])
+        if self.distiller is not None:
+            loss, soft = self.distiller.loss(output, loss, batch)
+            self.log("soft_loss", soft, prog_bar=True, logger=False, batch_size=size)
         # The progress bar shows it; the logs get it from nlpkit.callbacks.TrainingCurves,
         # with the steps counted as the run's log counts them.
         self.log("train_loss", loss, prog_bar=True, logger=False, batch_size=size)

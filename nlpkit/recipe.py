@@ -20,8 +20,9 @@ import importlib.util
 import inspect
 import os
 import re
+import types
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -243,6 +244,8 @@ def _known_keys(model: type[BaseModel], prefix: str = "") -> dict[str, list[str]
     keys: dict[str, list[str]] = {prefix: [n for n in model.model_fields if n != "source"]}
     for name, field in model.model_fields.items():
         ann = field.annotation
+        if get_origin(ann) in (Union, types.UnionType):  # an optional section (distill)
+            ann = next((a for a in get_args(ann) if a is not type(None)), ann)
         if isinstance(ann, type) and issubclass(ann, BaseModel):
             keys.update(_known_keys(ann, f"{prefix}.{name}" if prefix else name))
     return keys
@@ -275,8 +278,13 @@ def build_recipe(raw: Mapping[str, Any], source: str = "<recipe>", *, check_path
         raise RecipeError(f"{source}: data.validation_split + data.test_split leave no training data")
     check_monitor(recipe, task_cls)
     if check_paths:  # what a run needs, and a saved model does not
+        from nlpkit.distill import check_teacher
+        from nlpkit.encoder import check_layers
+
         check_files(recipe)
         check_installed(trackers, source)
+        check_layers(recipe.encoder, source)
+        check_teacher(recipe)
     return recipe
 
 

@@ -82,6 +82,20 @@ class EncoderSection(Section):
         "mean and covariance), 'pieces' (the mean of the old vocabulary's pieces of the token, else "
         "'normal'), 'mean' (all at the old rows' mean, as transformers' resizing does).",
     )
+    layers: list[int] | None = Field(
+        None, min_length=1,
+        description="Keep only these transformer layers of the pretrained encoder, by index from 0, in "
+        "increasing order (a smaller student: [0, 2, 4] of a 6-layer encoder); null: all.",
+    )
+
+    @field_validator("layers")
+    @classmethod
+    def _increasing_layers(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None and (value[0] < 0 or any(b <= a for a, b in zip(value, value[1:]))):
+            raise PydanticCustomError(
+                "layers", "expected layer indices from 0 up, each once, in increasing order (e.g. [0, 2, 4])"
+            )
+        return value
 
 
 class DataSection(Section):
@@ -192,6 +206,18 @@ class OutputSection(Section):
     keep_checkpoints: bool = Field(False, description="Keep Lightning checkpoints after the run.")
 
 
+class DistillSection(Section):
+    """Knowledge distillation: the model trains on a teacher's outputs as well as the labels."""
+
+    teacher: str = Field(description="A finished run directory of the same task and labels (the teacher).")
+    temperature: float = Field(2.0, gt=0, description="Softens both distributions before they are compared.")
+    alpha: float = Field(
+        0.5, ge=0, le=1,
+        description="Weight of the hard loss (the task's own, against the labels); 1 - alpha weighs the soft "
+        "loss (against the teacher). 1: labels only, 0: teacher only.",
+    )
+
+
 class Recipe(Section):
     """A validated recipe. ``data`` and ``head`` are the task's own option classes."""
 
@@ -204,6 +230,7 @@ class Recipe(Section):
         default_factory=dict, description="Passed through to the Lightning Trainer."
     )
     output: OutputSection = Field(default_factory=OutputSection)
+    distill: DistillSection | None = Field(None, description="Train on a teacher's outputs (knowledge distillation).")
     source: str | None = Field(None, exclude=True, description="File the recipe came from.")
 
     def to_dict(self) -> dict[str, Any]:
@@ -214,4 +241,4 @@ class Recipe(Section):
         return Path(self.output.dir.replace("{task}", self.task))
 
 
-SECTIONS = ("task", "encoder", "data", "head", "train", "trainer", "output")
+SECTIONS = ("task", "encoder", "data", "head", "train", "trainer", "output", "distill")

@@ -20,7 +20,7 @@ import logging
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Generic, Iterator, Mapping, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Generic, Iterator, Literal, Mapping, Sequence, TypeVar
 
 from pydantic import create_model
 
@@ -138,6 +138,21 @@ class ExplainTarget:
     select: Callable[[Any], "torch.Tensor"]
     """From the head's differentiable output for a batch (what its ``graph_forward``, or
     else its ``forward``, returns: a tensor or a dict of tensors) to one value per row."""
+
+
+@dataclass
+class Logits:
+    """Rows of a head's output that distillation compares between a teacher and its
+    student (what :meth:`Task.distill_logits` returns): the student learns to give each
+    row what the teacher gives it."""
+
+    values: "torch.Tensor"
+    """(rows, outputs): one row per prediction the head makes (a sequence, a token, a
+    start position...), padding and unlabelled positions left out."""
+    kind: Literal["softmax", "sigmoid", "value"] = "softmax"
+    """How a row is read: one distribution over its outputs (``softmax``: classes, tags,
+    positions), an independent probability per output (``sigmoid``: multi-label), or
+    values to match as they are (``value``: regression)."""
 
 
 class Counts:
@@ -302,6 +317,13 @@ class Task(ABC, Generic[ExampleT]):
         index = int(row.argmax())
         name = f"label {prediction['label']}" if "label" in prediction else "score" if row.size == 1 else f"class {index}"
         return [ExplainTarget(name, lambda out: out[:, index])]
+
+    def distill_logits(self, output: Any, batch: dict[str, "torch.Tensor"]) -> dict[str, Logits]:
+        """The parts of the head's ``output`` on ``batch`` that a student learns from its
+        teacher (``distill`` in a recipe), by name (QA: ``start`` and ``end``). Called on
+        the teacher's output and the student's for the same batch: the rows must line up.
+        The default refuses: a task opts in to distillation by saying what its outputs are."""
+        raise NlpkitError(f"task {self.name} cannot be distilled (its plugin does not say which outputs to match)")
 
     # -- evaluation and prediction ---------------------------------------------
     def split_outputs(self, output: Any, batch: dict[str, "torch.Tensor"]) -> list[Any]:

@@ -34,6 +34,7 @@ from nlpkit.rundir import ModelDir, RunDir
 if TYPE_CHECKING:  # pragma: no cover
     from nlpkit.cpu import KeptMemoryLimit
     from nlpkit.data import Split
+    from nlpkit.distill import Distiller
     from nlpkit.module import TaskModule
     from nlpkit.monitor import Monitor
     from nlpkit.task import Task
@@ -222,7 +223,26 @@ def build_model(recipe: Recipe, data: Data) -> "TaskModule":
         validation.examples if validation else (), validation.features if validation else (),
         monitor=Monitor.of(recipe, data.task) if validation else None,
         first_new_token=first_new,
+        distiller=_distiller(recipe, data),
     )
+
+
+def _distiller(recipe: Recipe, data: Data) -> "Distiller | None":
+    """The teacher of ``distill.teacher``, loaded as ``nlpkit.load`` loads it, checked
+    against the student's vocabulary and labels."""
+    from nlpkit.distill import Distiller, check_match
+    from nlpkit.predictor import Predictor
+
+    if recipe.distill is None:
+        return None
+    teacher = Predictor.load(recipe.distill.teacher)
+    check_match(recipe, data.task, data.tokenizer, teacher.task, teacher.tokenizer)
+    log.info(
+        "distill: teacher %s (%d layers), temperature %g, alpha %g (hard loss) / %g (soft loss)",
+        recipe.distill.teacher, teacher.model.encoder.config.num_hidden_layers, recipe.distill.temperature,
+        recipe.distill.alpha, 1 - recipe.distill.alpha,
+    )
+    return Distiller(teacher.model, data.task, recipe.distill)
 
 
 # -- 3. fit ----------------------------------------------------------------------------
@@ -549,9 +569,10 @@ def _check_writable(recipe: Recipe) -> None:
 
 
 def _users_files(recipe: Recipe) -> list[str]:
-    """What ``--overwrite`` must never delete: the recipe file, the data, a local encoder."""
+    """What ``--overwrite`` must never delete: the recipe file, the data, a local encoder, the teacher."""
     files = [getattr(recipe.data, split) for split in ("train", "validation", "test")]
-    files += [name for name in (recipe.source, recipe.encoder.name) if name and Path(name).exists()]
+    teacher = recipe.distill.teacher if recipe.distill else None
+    files += [name for name in (recipe.source, recipe.encoder.name, teacher) if name and Path(name).exists()]
     return [f for f in files if f]
 
 

@@ -21,7 +21,7 @@ import math
 import re
 import statistics
 from collections import Counter
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal, Protocol, Sequence
 
 from nlpkit.errors import RecipeError
 from nlpkit.readers import BadRow, Column
@@ -41,6 +41,8 @@ class LabelStrategy(Protocol):
     """Class names in the order of the head's outputs (empty for a scale)."""
     monitor: str | None
     """The metric that picks the best checkpoint, when the strategy decides (else the task's)."""
+    logits_kind: Literal["softmax", "sigmoid", "value"]
+    """How the head's outputs are read (:class:`nlpkit.task.Logits`), for distillation."""
 
     def parse(self, raw: Any, column: Column, kind: str = "column") -> Any: ...
     def setup(self, labels: Sequence[Any]) -> None: ...
@@ -116,6 +118,7 @@ class ClassLabels:
         self.positive_f1 = positive_f1
         self.source = source
         self.labels = list(self.fixed or [])
+        self.logits_kind: Literal["softmax", "sigmoid", "value"] = "sigmoid" if multi_label else "softmax"
 
     @property
     def labels(self) -> list[str]:
@@ -261,6 +264,7 @@ class ScaleLabels:
     training labels' minimum and maximum); predicted as ``value_key``."""
 
     monitor: str | None = "pearson"
+    logits_kind: Literal["softmax", "sigmoid", "value"] = "value"
 
     def __init__(
         self, bounds: tuple[float, float] | None = None, *, value_key: str = "score", source: str = "<recipe>"

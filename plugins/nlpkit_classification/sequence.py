@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol, Sequence, TypeVar
 
 from nlpkit.readers import BadRow, Column, Record, read_examples
-from nlpkit.task import PREDICTION, Counts, Feature, Task, TaskSettings
+from nlpkit.task import PREDICTION, Counts, Feature, Logits, Task, TaskSettings
 from nlpkit_classification.labels import LabelStrategy, as_list, missing
 from nlpkit_classification.tables import table_format
 
@@ -145,6 +145,9 @@ class SequenceTask(Task[ExampleT]):
 
     def split_outputs(self, output: "torch.Tensor", batch: dict[str, "torch.Tensor"]) -> list[Any]:
         return list(output.detach().float().cpu().numpy())  # one output vector per example
+
+    def distill_logits(self, output: "torch.Tensor", batch: dict[str, "torch.Tensor"]) -> dict[str, Logits]:
+        return {"labels": Logits(output, self.strategy.logits_kind)}
 
     # -- predictions and metrics -------------------------------------------------------
     def decode(

@@ -18,7 +18,7 @@ from pydantic import Field, field_validator
 
 from nlpkit.errors import NlpkitError, RecipeError
 from nlpkit.recipe import DataSection, HeadSection
-from nlpkit.task import TEXT, Counts, ExplainTarget, Feature, Task, TaskSettings, text_list, text_object
+from nlpkit.task import TEXT, Counts, ExplainTarget, Feature, Logits, Task, TaskSettings, text_list, text_object
 from nlpkit_ner import schemes
 from nlpkit_ner.readers import NerExample, ReadOptions, looks_like_conll, read
 
@@ -281,6 +281,11 @@ class NerTask(Task[NerExample]):
             name = f"{span.label}: {' '.join(words[span.start:span.end])}"
             targets.append(ExplainTarget(name, lambda out, picks=picks: sum(out["logits"][:, p, t] for p, t in picks)))
         return targets
+
+    def distill_logits(self, output: dict[str, "torch.Tensor"], batch: dict[str, "torch.Tensor"]) -> dict[str, Logits]:
+        """The tag scores of the labelled pieces (each word's first); with a CRF, its
+        emissions: a student with or without a CRF learns from a teacher with or without one."""
+        return {"tags": Logits(output["logits"][batch["label_mask"] > 0])}
 
     # -- predictions ---------------------------------------------------------------
     def decode(

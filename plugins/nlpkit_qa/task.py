@@ -17,7 +17,7 @@ from pydantic import Field, field_validator, model_validator
 
 from nlpkit.errors import NlpkitError, RecipeError
 from nlpkit.recipe import DataSection, HeadSection, Recipe
-from nlpkit.task import PREDICTION, Counts, ExplainTarget, Feature, Task, TaskSettings, text_list, text_object
+from nlpkit.task import PREDICTION, Counts, ExplainTarget, Feature, Logits, Task, TaskSettings, text_list, text_object
 
 from nlpkit_qa.readers import QAExample, looks_like_squad, read_qa
 
@@ -293,6 +293,11 @@ class QATask(Task[QAExample]):
             end = first + max(i for i, (a, b) in enumerate(offsets) if a < prediction["end"] <= b)
         return [ExplainTarget("answer start", lambda out: out["start_logits"][:, start]),
                 ExplainTarget("answer end", lambda out: out["end_logits"][:, end])]
+
+    def distill_logits(self, output: dict[str, "torch.Tensor"], batch: dict[str, "torch.Tensor"]) -> dict[str, Logits]:
+        """Where the answer starts and ends: a distribution over each window's tokens
+        (padding has a logit of -1e4 in teacher and student alike, so no mass)."""
+        return {"start": Logits(output["start_logits"]), "end": Logits(output["end_logits"])}
 
     # -- evaluation and prediction ---------------------------------------------
     def decode(
