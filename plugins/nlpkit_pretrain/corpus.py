@@ -4,7 +4,7 @@ Public, torch-free helpers shared by ``task: pretrain`` and ``task: nsp``:
 
 - :func:`read_documents`: plain-text files (documents separated by blank lines or by
   WikiText ``" = Title = "`` lines, CRLF handled) or JSONL ``{"text": ...}`` records,
-  from one file or a directory of files;
+  from one file or a directory of files; :func:`documents_from_rows`: a table's rows;
 - :func:`split_sentences`: a rule-based sentence splitter (Latin and CJK punctuation);
 - :func:`sentence_pairs`: IsNext / NotNext pairs of sentences, 50/50 and seeded, a
   NotNext sentence always drawn from another document;
@@ -18,7 +18,7 @@ import random
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Generic, Iterator, Literal, Sequence, TypeVar
+from typing import Any, Generic, Iterable, Iterator, Literal, Sequence, TypeVar
 
 from nlpkit.errors import DataError, RowErrors
 from nlpkit.jsonl import json_objects
@@ -191,7 +191,22 @@ def _read_jsonl(path: Path, text_field: str, encoding: str, on_error: str) -> It
     """One document per JSON object; a bad line is raised, or skipped and counted
     (``on_error="skip"``: logged once the file is read)."""
     errors = RowErrors(path, on_error)
-    for number, record in json_objects(_lines(path, encoding), errors, f"a JSON object with a {text_field!r} key"):
+    objects = json_objects(_lines(path, encoding), errors, f"a JSON object with a {text_field!r} key")
+    yield from _documents(objects, str(path), text_field, errors)
+
+
+def documents_from_rows(
+    rows: Iterable[tuple[int, dict[str, Any]]], source: str, *, text_field: str = "text", on_error: str = "raise"
+) -> list[Document]:
+    """One document per row of a table (``(index, values)``): its ``text_field``, whose
+    lines are its paragraphs, and its ``title`` if it has one."""
+    return list(_documents(rows, source, text_field, RowErrors(source, on_error)))
+
+
+def _documents(
+    rows: Iterable[tuple[int, dict[str, Any]]], source: str, text_field: str, errors: RowErrors
+) -> Iterator[Document]:
+    for number, record in rows:
         text = record.get(text_field)
         if text_field not in record:
             keys = ", ".join(repr(k) for k in record) or "none"
@@ -203,7 +218,7 @@ def _read_jsonl(path: Path, text_field: str, encoding: str, on_error: str) -> It
         paragraphs = [p.strip() for p in text.splitlines() if p.strip()]
         if paragraphs:
             title = record.get("title") if isinstance(record.get("title"), str) else None
-            yield Document(paragraphs, str(path), number, title)
+            yield Document(paragraphs, source, number, title)
     errors.report()
 
 
