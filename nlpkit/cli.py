@@ -105,7 +105,7 @@ def _keep(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) ->
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--input", "input_path", required=True, type=click.Path(exists=True, dir_okay=False, allow_dash=True),
               help="Plain text (one text per line), JSONL (one input per line), a file in the task's data format "
-              "(CoNLL, SQuAD JSON, a TSV/CSV table), or - for standard input.")
+              "(CoNLL, SQuAD JSON, a TSV/CSV table), a Parquet or Arrow file, or - for standard input.")
 @click.option("--output", "output_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write here instead of standard output.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Inputs per forward pass (default: the run's "
@@ -135,8 +135,9 @@ def predict(run_dir: Path, input_path: str, output_path: Path | None, batch_size
 @main.command()
 @click.argument("target")
 @click.argument("overrides", nargs=-1)
-@click.option("--data", "data_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A labelled file in the format of the recipe (default with --recipe: its validation data).")
+@click.option("--data", "data_path", type=click.Path(exists=True, path_type=Path),
+              help="A labelled file in the format of the recipe, or a table: Parquet, Arrow, a datasets directory "
+              "(default with --recipe: its validation data).")
 @click.option("--recipe", "recipe_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Score TARGET as a plain checkpoint (no run directory) with this recipe's task and data.")
 @click.option("--predictions", "predictions_path", type=click.Path(dir_okay=False, path_type=Path),

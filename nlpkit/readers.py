@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Literal, Mapping, Protocol, Sequence, TypeVar
 
+from nlpkit.columns import rename_columns
 from nlpkit.errors import DataError, RowErrors
 from nlpkit.jsonl import json_objects
 
@@ -264,11 +265,3 @@ def renamed(records: Iterable[Record], columns: Mapping[str, str]) -> Iterator[R
     for record in records:
         record.values = rename_columns(record.values, columns)
         yield record
-
-
-def rename_columns(values: dict[str, Any], columns: Mapping[str, str]) -> dict[str, Any]:
-    """One row's values with ``columns`` (the task's name -> the data's) renamed."""
-    if not columns:
-        return values
-    sources = {source: key for key, source in columns.items()}
-    return {sources.get(k, k): v for k, v in values.items() if k in sources or k not in columns}

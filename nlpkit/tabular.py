@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal, Mapping
 
 from nlpkit.errors import DataError, NlpkitError
-from nlpkit.readers import Record, rename_columns
+from nlpkit.columns import rename_columns
+from nlpkit.readers import Record
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa

@@ -79,18 +79,88 @@ def test_a_datasets_class_label_is_read_as_its_name(tmp_path: Path) -> None:
     assert texts_and_labels(read_examples(task, tmp_path / "t.parquet", "train")) == [("awful", "neg"), ("great", "pos")]
 
 
-def test_sentiment_and_pairs_read_tables_through_columns(tmp_path: Path) -> None:
-    rows = [{"q1": "i loved it", "q2": "i truly loved it", "dup": 1}, {"q1": "a bad film", "q2": "paris", "dup": 0}]
-    path = write_parquet(tmp_path / "pairs.parquet", rows)
-    pair = task_of("pair", tmp_path, columns={"text_a": "q1", "text_b": "q2", "label": "dup"})
-    examples = read_examples(pair, path, "train")
-    assert [(e.text_a, e.text_b, e.label) for e in examples] == [(r["q1"], r["q2"], str(r["dup"])) for r in rows]
-
+def test_sentiment_reads_a_list_of_dicts(tmp_path: Path) -> None:
     sentiment = task_of("sentiment", tmp_path, label_map={"1": "negative", "5": "positive"})
     recipe = build_recipe({"task": "sentiment", "data": {}, "output": {"dir": str(tmp_path / "r")}}, "<test>")
     given = [{"text": "awful", "label": 1}, {"text": "great", "label": 5}]
     examples = read_splits(sentiment, recipe, {"train": given})["train"].examples
     assert texts_and_labels(examples) == [("awful", "negative"), ("great", "positive")]
+
+
+def classification_family(tmp_path: Path) -> tuple[str, list[dict[str, Any]], Path, Any]:
+    rows = [{"text": f"text number {i}", "label": "pos" if i % 2 else "neg"} for i in range(5)]
+    tsv = tmp_path / "ref.tsv"
+    tsv.write_text("text\tlabel\n" + "".join(f"{r['text']}\t{r['label']}\n" for r in rows), encoding="utf-8")
+    return "classification", rows, tsv, lambda e: (e.text, e.label)
+
+
+def pair_family(tmp_path: Path) -> tuple[str, list[dict[str, Any]], Path, Any]:
+    rows = [{"text_a": f"first {i}", "text_b": f"second {i}", "label": str(i % 2)} for i in range(5)]
+    tsv = tmp_path / "ref.tsv"
+    lines = "".join(f"{r['text_a']}\t{r['text_b']}\t{r['label']}\n" for r in rows)
+    tsv.write_text("text_a\ttext_b\tlabel\n" + lines, encoding="utf-8")
+    return "pair", rows, tsv, lambda e: (e.text_a, e.text_b, e.label)
+
+
+def ner_family(tmp_path: Path) -> tuple[str, list[dict[str, Any]], Path, Any]:
+    sentences = toy_sentences(5)
+    rows = [{"tokens": [w for w, _ in s], "tags": [t for _, t in s]} for s in sentences]
+    return "ner", rows, write_conll(tmp_path / "ref.txt", sentences), lambda e: (e.words, e.tags, e.source_tags)
+
+
+def qa_family(tmp_path: Path) -> tuple[str, list[dict[str, Any]], Path, Any]:
+    rows = make_rows(5)
+    squad = tmp_path / "ref.json"
+    squad.write_text(json.dumps(squad_json(rows)), encoding="utf-8")
+    return "qa", rows, squad, lambda e: (e.id, e.question, e.context, e.answers)
+
+
+def pretrain_family(tmp_path: Path) -> tuple[str, list[dict[str, Any]], Path, Any]:
+    rows = [{"text": f"Document {i} begins.\nIt has a second paragraph {i}."} for i in range(4)]
+    text = tmp_path / "ref.txt"
+    text.write_text("".join(r["text"] + "\n\n" for r in rows), encoding="utf-8")
+    return "pretrain", rows, text, lambda e: e.paragraphs
+
+
+FAMILIES = {f.__name__.removesuffix("_family"): f for f in (
+    classification_family, pair_family, ner_family, qa_family, pretrain_family)}
+KINDS = ("parquet", "arrow", "datasets-dir", "jsonl", "Dataset", "DataFrame", "list")
+
+
+def given_as(kind: str, rows: list[dict[str, Any]], tmp_path: Path) -> Any:
+    """``rows`` as a file (its path) or an object in memory of ``kind``."""
+    if kind == "parquet":
+        return write_parquet(tmp_path / "data.parquet", rows)
+    if kind == "arrow":
+        feather.write_feather(pa.Table.from_pylist(rows), tmp_path / "data.arrow")
+        return tmp_path / "data.arrow"
+    if kind == "datasets-dir":
+        datasets.Dataset.from_list(rows).save_to_disk(str(tmp_path / "saved"))
+        return tmp_path / "saved"
+    if kind == "jsonl":
+        (tmp_path / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        return tmp_path / "data.jsonl"
+    return {"Dataset": datasets.Dataset.from_list, "DataFrame": pd.DataFrame, "list": list}[kind](rows)
+
+
+@pytest.mark.parametrize("mapped", [False, True], ids=["own-names", "data.columns"])
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_input_kind_gives_each_task_family_what_its_text_format_gives(
+    family: str, kind: str, mapped: bool, tmp_path: Path
+) -> None:
+    task_name, rows, reference, key = FAMILIES[family](tmp_path)
+    expected = [key(e) for e in read_examples(task_of(task_name, tmp_path), reference, "train")]
+    columns = {name: f"my {name}" for name in rows[0]} if mapped else {}
+    stored = [{columns.get(k, k): v for k, v in row.items()} for row in rows]
+    task = task_of(task_name, tmp_path, columns=columns)
+    source = given_as(kind, stored, tmp_path)
+    if isinstance(source, Path):
+        examples = read_examples(task, source, "train")
+    else:
+        recipe = build_recipe({"task": task_name, "data": {"columns": columns}, "output": {"dir": str(tmp_path)}})
+        examples = read_splits(task, recipe, {"train": source})["train"].examples
+    assert [key(e) for e in examples] == expected
 
 
 def test_nsp_reads_pairs_or_documents_from_a_table(tmp_path: Path) -> None:
@@ -120,23 +190,6 @@ def test_ner_reads_a_hub_style_dataset_with_class_label_tags(tmp_path: Path) -> 
     data.save_to_disk(str(tmp_path / "conll"))
     mapped = task_of("ner", tmp_path, columns={"tokens": "words", "tags": "ner_tags"})
     assert [(e.words, e.tags) for e in read_examples(mapped, tmp_path / "conll", "train")] == expected
-
-
-def test_qa_reads_hub_style_squad_rows(tmp_path: Path) -> None:
-    rows = make_rows(4)
-    squad = tmp_path / "train.json"
-    squad.write_text(json.dumps(squad_json(rows)), encoding="utf-8")
-    task = task_of("qa", tmp_path)
-    expected = [(e.id, e.question, e.answers) for e in read_examples(task, squad, "train")]
-    got = read_examples(task, write_parquet(tmp_path / "train.parquet", rows), "train")  # answers: a struct column
-    assert [(e.id, e.question, e.answers) for e in got] == expected
-
-
-def test_pretrain_reads_documents_from_a_table(tmp_path: Path) -> None:
-    rows = [{"body": "First line of one.\nSecond line of one."}, {"body": "Only line of two."}, {"body": ""}]
-    task = task_of("pretrain", tmp_path, columns={"text": "body"})
-    documents = read_examples(task, write_parquet(tmp_path / "corpus.parquet", rows), "train")
-    assert [d.paragraphs for d in documents] == [["First line of one.", "Second line of one."], ["Only line of two."]]
 
 
 # -- bad tables --------------------------------------------------------------------------
@@ -221,3 +274,32 @@ def test_run_trains_from_data_in_memory_and_caches_it(classification_recipe: dic
     frame.loc[0, "body"] = "a different text"  # other content, another cache entry
     with pytest.raises(AssertionError, match="encoded again"):
         prepare_data(load_recipe(recipe), {**given, "train": frame})
+
+
+# -- the command line ------------------------------------------------------------------------
+
+
+def test_predict_and_evaluate_read_tables(tiny_classifier_run: Path, tmp_path: Path) -> None:
+    rows = [{"sentence": "a great fun movie", "label": 1}, {"sentence": "awful and dull", "label": 0}]
+    table = write_parquet(tmp_path / "inputs.parquet", rows)
+    predicted = CliRunner().invoke(main, ["predict", str(tiny_classifier_run), "--input", str(table)])
+    assert predicted.exit_code == 0, predicted.output
+    lines = [json.loads(line) for line in predicted.stdout.splitlines()]
+    assert [(r["text"], r["gold"]) for r in lines] == [("a great fun movie", "1"), ("awful and dull", "0")]
+    expected = nlpkit.load(tiny_classifier_run).predict([r["sentence"] for r in rows])
+    assert [r["label"] for r in lines] == [p["label"] for p in expected]
+
+    datasets.Dataset.from_list(rows).save_to_disk(str(tmp_path / "saved"))
+    scored = CliRunner().invoke(main, ["evaluate", str(tiny_classifier_run), "--data", str(tmp_path / "saved")])
+    assert scored.exit_code == 0, scored.output
+    assert json.loads(scored.stdout)["accuracy"] == sum(
+        p["label"] == str(r["label"]) for p, r in zip(expected, rows)) / 2
+
+
+def test_a_bad_table_stops_the_cli_with_exit_code_2(classification_recipe: dict, tmp_path: Path) -> None:
+    rows = [{"text": "fine", "label": 1}, {"text": "good", "label": None}]
+    recipe = {**classification_recipe, "data": {"train": str(write_parquet(tmp_path / "t.parquet", rows))}}
+    (tmp_path / "r.yaml").write_text(json.dumps(recipe), encoding="utf-8")
+    result = CliRunner().invoke(main, ["run", str(tmp_path / "r.yaml")])
+    assert result.exit_code == 2
+    assert "t.parquet[1]: missing label (column 'label')" in result.output

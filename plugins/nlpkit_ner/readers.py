@@ -54,6 +54,8 @@ class ReadOptions:
     labels: Sequence[str] | None = None
     encoding: str = "utf-8-sig"
     on_error: Literal["raise", "skip"] = "raise"
+    columns: dict[str, str] = field(default_factory=dict)
+    """``data.columns``: JSONL keys by the names the reader reads (tokens, tags, ...)."""
 
 
 @dataclass
@@ -186,7 +188,8 @@ def _usual_width(path: Path, options: ReadOptions) -> tuple[int, int]:
 
 def _jsonl_rows(path: Path, options: ReadOptions, errors: RowErrors) -> Iterator[_Rows]:
     with path.open(encoding=options.encoding) as handle:
-        yield from _object_rows(json_objects(handle, errors, "a JSON object with 'tokens' or 'text'"), errors)
+        objects = json_objects(handle, errors, "a JSON object with 'tokens' or 'text'", options.columns)
+        yield from _object_rows(objects, errors)
 
 
 def _object_rows(records: Iterable[tuple[int, Any]], errors: RowErrors) -> Iterator[_Rows]:

@@ -107,6 +107,7 @@ class NerTask(Task[NerExample]):
             labels=opts.labels,
             encoding=opts.encoding,
             on_error=opts.on_error,
+            columns=opts.columns,
         )
 
     def _examples(self, result: ReadResult, split: str) -> list[NerExample]:

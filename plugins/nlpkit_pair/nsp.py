@@ -98,7 +98,7 @@ class NspTask(SequenceTask[PairExample]):
         opts = self.settings.data
         documents = read_documents(
             path, boundary=opts.document_boundary, text_field=opts.text_field, encoding=opts.encoding,
-            on_error=opts.on_error,
+            on_error=opts.on_error, columns=opts.columns,
         )
         if not documents:
             raise no_text(path, text_field=opts.text_field, encoding=opts.encoding)

@@ -136,6 +136,7 @@ class PretrainTask(Task[Document]):
             text_field=data.text_field,
             encoding=data.encoding,
             on_error=data.on_error,
+            columns=data.columns,
         )
         if not documents:
             raise no_text(path, format=data.format, text_field=data.text_field, encoding=data.encoding)

@@ -14,8 +14,9 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
+from nlpkit.columns import rename_columns
 from nlpkit.errors import DataError
 from nlpkit_qa.cmrc_format import Located, cmrc_rows, find_all, is_cmrc
 
@@ -80,7 +81,8 @@ def check_answer(
 
 
 def read_qa(
-    path: str | Path, *, encoding: str = "utf-8-sig", on_error: str = "raise", unanswerable: bool = True
+    path: str | Path, *, encoding: str = "utf-8-sig", on_error: str = "raise", unanswerable: bool = True,
+    columns: Mapping[str, str] | None = None,
 ) -> tuple[list[QAExample], ReadReport]:
     """Read SQuAD JSON (``data[].paragraphs[].qas[]``), CMRC 2018 JSON (a list of passages)
     or JSONL, told apart by content.
@@ -89,7 +91,8 @@ def read_qa(
     its questions) raises a :class:`DataError` naming its line (JSONL) or its JSON path
     (``data[0].paragraphs[1].qas[2]``), or with ``on_error="skip"`` is counted and dropped.
     With ``unanswerable=False`` (SQuAD v1.1) a question without an answer is such a bad
-    row too (an :class:`UnanswerableQuestion`, counted apart when skipped).
+    row too (an :class:`UnanswerableQuestion`, counted apart when skipped). ``columns``
+    (``data.columns``) renames the keys of JSONL rows.
     """
     path = Path(path)
     text = path.read_text(encoding=encoding)
@@ -113,7 +116,7 @@ def read_qa(
             got += ", and not a CMRC 2018 list of passages with 'context_text'"
         raise DataError(path, None, f"a SQuAD JSON file is an object with a 'data' list of articles, got {got}")
     else:
-        rows = _jsonl_rows(text, path)
+        rows = _jsonl_rows(text, path, columns)
 
     return _examples(rows, path, on_error, unanswerable, report), report
 
@@ -257,7 +260,9 @@ def _squad_rows(
                 }
 
 
-def _jsonl_rows(text: str, path: Path) -> Iterator[tuple[int | None, str | None, dict[str, Any] | DataError]]:
+def _jsonl_rows(
+    text: str, path: Path, columns: Mapping[str, str] | None
+) -> Iterator[tuple[int | None, str | None, dict[str, Any] | DataError]]:
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -266,7 +271,7 @@ def _jsonl_rows(text: str, path: Path) -> Iterator[tuple[int | None, str | None,
         except json.JSONDecodeError as exc:
             yield number, None, DataError(path, number, f"not valid JSON: {exc.msg} (column {exc.colno})")
             continue
-        yield number, None, _object(row, path, number)
+        yield number, None, _object(rename_columns(row, columns) if isinstance(row, dict) else row, path, number)
 
 
 def _object(row: Any, path: str | Path, line: int) -> dict[str, Any] | DataError:

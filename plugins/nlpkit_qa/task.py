@@ -149,7 +149,9 @@ class QATask(Task[QAExample]):
     def read(self, path: Path, split: str) -> list[QAExample]:
         data = self.settings.data
         unanswerable = self._unanswerable(split)
-        examples, report = read_qa(path, encoding=data.encoding, on_error=data.on_error, unanswerable=unanswerable)
+        examples, report = read_qa(
+            path, encoding=data.encoding, on_error=data.on_error, unanswerable=unanswerable, columns=data.columns
+        )
         self._say(report, split)
         return examples
 
