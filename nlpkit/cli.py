@@ -1,5 +1,5 @@
-"""The ``nlpkit`` command line: run, predict, evaluate, export, report, explain, recipe
-show|check, plugins, and the commands that plugins add."""
+"""The ``nlpkit`` command line: run, predict, evaluate, export, report, explain, cache
+info|clear, recipe show|check, plugins, and the commands that plugins add."""
 
 from __future__ import annotations
 
@@ -242,6 +242,49 @@ def explain(run_dir: Path, text: str, output_path: Path | None, steps: int) -> N
         return
     write_explanation(explanation, output_path)
     click.echo(f"wrote {output_path}")
+
+
+@main.group()
+def cache() -> None:
+    """The feature cache: where it is, what it holds, emptying it."""
+
+
+_CACHE_DIR = click.option(
+    "--dir", "root", type=click.Path(file_okay=False, path_type=Path),
+    help="The cache's root, as data.cache_dir (default: $NLPKIT_CACHE, else ~/.cache/nlpkit).",
+)
+
+
+@cache.command()
+@_CACHE_DIR
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (for programs).")
+def info(root: Path | None, as_json: bool) -> None:
+    """Where the feature cache lives, how big it is, and each store: task, split,
+    features, size, when it was written."""
+    from nlpkit.cache import ENVIRONMENT, entries, features_dir, info_json, info_lines
+
+    folder = features_dir(root)
+    found = entries(folder)
+    if as_json:
+        click.echo(json.dumps(info_json(folder, found), indent=2))
+        return
+    origin = "--dir" if root else f"${ENVIRONMENT}" if os.environ.get(ENVIRONMENT) else "the default"
+    for line in info_lines(folder, found, origin):
+        click.echo(line)
+
+
+@cache.command()
+@_CACHE_DIR
+@click.option("--task", help="Only the stores of this task.")
+def clear(root: Path | None, task: str | None) -> None:
+    """Delete the feature stores (runs encode their data again); other files in the
+    folder are left alone."""
+    from nlpkit.cache import clear as clear_stores, features_dir, size_text
+
+    folder = features_dir(root)
+    removed = clear_stores(folder, task)
+    freed = size_text(sum(e.size for e in removed))
+    click.echo(f"removed {len(removed)} store{'' if len(removed) == 1 else 's'} ({freed}) from {folder}")
 
 
 @main.group()

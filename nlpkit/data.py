@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import random
 from dataclasses import dataclass, field
 from functools import partial
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from tqdm.auto import tqdm
 
 from nlpkit import feature_cache
+from nlpkit.cache import features_dir, store_path
 from nlpkit.errors import DataError, RecipeError
 from nlpkit.sections import Recipe
 from nlpkit.tabular import Table, TableKind, not_text, content_digest, open_table, table_kind
@@ -154,8 +154,8 @@ def _hold_out(splits: dict[str, Split], test: float | None, validation: float | 
 
 
 def cache_dir(recipe: Recipe) -> Path:
-    root = recipe.data.cache_dir or os.environ.get("NLPKIT_CACHE") or Path.home() / ".cache" / "nlpkit"
-    return Path(root) / "features"
+    """The folder of the recipe's feature stores (:mod:`nlpkit.cache`)."""
+    return features_dir(recipe.data.cache_dir)
 
 
 def tokenizer_fingerprint(tokenizer: "PreTrainedTokenizerBase") -> str:
@@ -217,7 +217,7 @@ def encode_split(task: Task, split: Split, tokenizer: "PreTrainedTokenizerBase",
         )
         return
     key = cache_key(task, split, tokenizer)
-    path = cache_dir(recipe) / f"{task.name}-{split.name}-{key}{feature_cache.SUFFIX}"
+    path = store_path(cache_dir(recipe), task.name, split.name, key)
     cached = _cached_features(path, key)
     if cached is not None:
         split.features = cached

@@ -187,6 +187,23 @@ def load_features(path: Path, key: str) -> list[Feature]:
     return features
 
 
+def stored_count(path: Path) -> int:
+    """How many features the store at ``path`` holds, from its header alone (no array is
+    read); :class:`CacheFormatError` for a file that is not a store of this version."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="numpy") as handle:
+            metadata = handle.metadata()
+    except SafetensorError as exc:
+        raise CacheFormatError(f"not a safetensors file ({exc})") from None
+    if not metadata or metadata.get("format") != FORMAT:
+        raise CacheFormatError("not an nlpkit feature store")
+    if metadata.get("version") != VERSION or not metadata.get("count", "").isdigit():
+        raise CacheFormatError(f"a store of format {metadata.get('version')}")
+    return int(metadata["count"])
+
+
 @contextmanager
 def _gc_paused() -> Iterator[None]:
     """Hundreds of thousands of small lists (QA offsets) are made at once: the cyclic
