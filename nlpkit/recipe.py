@@ -344,8 +344,10 @@ def check_columns(recipe: Recipe, task_cls: type[Task]) -> None:
         if key not in known:
             close = difflib.get_close_matches(key, known, n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
-            reads = f"task {recipe.task} reads the columns {', '.join(known)}" if known else f"task {recipe.task} reads no tables"
-            raise RecipeError(f"{recipe.source}: data.columns.{key}: not a column the task reads{hint}; {reads}")
+            reads = f"reads the columns {', '.join(known)}" if known else "reads no tables"
+            raise RecipeError(
+                f"{recipe.source}: data.columns.{key}: not a column the task reads{hint}; task {recipe.task} {reads}"
+            )
 
 
 def check_files(recipe: Recipe) -> None:

@@ -93,7 +93,8 @@ class Table:
         for batch in self.batches():
             for row in batch:
                 if not isinstance(row, dict):
-                    raise DataError(f"{self.name}[{index}]", None, f"expected a dict of column values, got {_kind(row)}")
+                    got = _kind(row)
+                    raise DataError(f"{self.name}[{index}]", None, f"expected a dict of column values, got {got}")
                 named = {k: self._named(k, v) for k, v in row.items()}
                 yield Record(index, rename_columns(named, columns))
                 index += 1
@@ -139,7 +140,8 @@ def open_table(source: Any, name: str, split: str) -> Table:
         columns = list(rows[0]) if rows and isinstance(rows[0], dict) else []
         return Table(name, columns, lambda: iter([rows]), lambda: _json_digest(rows))
     raise NlpkitError(
-        f"{name}: expected a path, a datasets.Dataset, a pandas DataFrame or a list of dicts, got {type(source).__name__}"
+        f"{name}: expected a path, a datasets.Dataset, a pandas DataFrame or a list of dicts, "
+        f"got {type(source).__name__}"
     )
 
 

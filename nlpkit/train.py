@@ -517,7 +517,9 @@ def _loaded(
     else:
         raise RecipeError(f"a recipe is a YAML path, a mapping or a Recipe, got {type(recipe).__name__}")
     if not recipe.data.train and "train" not in (given or {}):
-        raise RecipeError(f"{recipe.source}: data.train (a file, or data={{'train': ...}} in Python) is required to run a recipe")
+        raise RecipeError(
+            f"{recipe.source}: data.train (a file, or data={{'train': ...}} in Python) is required to run a recipe"
+        )
     return recipe
 
 
