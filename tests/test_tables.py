@@ -5,6 +5,7 @@ the examples its own text format gives; bad tables are reported with file, row a
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,27 @@ def test_classification_reads_every_table_kind_as_its_tsv(tmp_path: Path) -> Non
     for kind, given in in_memory.items():
         splits = read_splits(task, recipe, {"train": given})
         assert texts_and_labels(splits["train"].examples) == expected, kind
+
+
+def test_an_arrow_stream_file_as_datasets_writes_it(tmp_path: Path) -> None:
+    datasets.Dataset.from_list([{"text": "fine", "label": 1}]).save_to_disk(str(tmp_path / "saved"))
+    (stream,) = (tmp_path / "saved").glob("*.arrow")
+    assert stream.read_bytes()[:4] == b"\xff\xff\xff\xff"  # a stream, not an ARROW1 file
+    assert texts_and_labels(read_examples(task_of("classification", tmp_path), stream, "train")) == [("fine", "1")]
+
+
+def test_skipped_rows_of_a_table_are_counted_by_row(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    rows = [{"text": "fine", "label": "1"}, {"text": " ", "label": "0"}, {"text": "good", "label": None}]
+    task = task_of("classification", tmp_path, on_error="skip")
+    logger = logging.getLogger("nlpkit")
+    logger.addHandler(caplog.handler)
+    try:
+        examples = read_examples(task, write_parquet(tmp_path / "t.parquet", rows), "train")
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert texts_and_labels(examples) == [("fine", "1")]
+    assert "t.parquet: skipped 2 malformed rows (data.on_error: skip), e.g. row 1: empty text" in caplog.text
+    assert "row 2: missing label" in caplog.text
 
 
 def test_a_datasets_class_label_is_read_as_its_name(tmp_path: Path) -> None:

@@ -78,7 +78,7 @@ class SequenceTask(Task[ExampleT]):
         return read_examples(path, self.settings.data, self.inputs.columns(), self._converter(path, split))
 
     def read_rows(self, rows: Iterable[Record], source: str, split: str) -> list[ExampleT]:
-        errors = RowErrors(source, self.settings.data.on_error)
+        errors = RowErrors(source, self.settings.data.on_error, unit="row")
         return convert_records(rows, errors, self._converter(source, split))
 
     def _converter(self, source: str | Path, split: str) -> Callable[[Record], ExampleT]:

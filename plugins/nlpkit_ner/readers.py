@@ -91,7 +91,7 @@ def read(path: str | Path, options: ReadOptions) -> ReadResult:
 def read_rows(records: Iterable[tuple[int, Any]], source: str, options: ReadOptions) -> ReadResult:
     """A table's rows (``(index, values)``), each a sentence as a JSONL line holds it:
     ``tokens`` and ``tags`` (tag names), or ``text`` and ``entities``."""
-    errors = RowErrors(source, options.on_error)
+    errors = RowErrors(source, options.on_error, unit="row")
     return _checked(source, list(_object_rows(records, errors)), options, errors)
 
 

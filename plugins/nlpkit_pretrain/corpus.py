@@ -204,7 +204,7 @@ def documents_from_rows(
 ) -> list[Document]:
     """One document per row of a table (``(index, values)``): its ``text_field``, whose
     lines are its paragraphs, and its ``title`` if it has one."""
-    return list(_documents(rows, source, text_field, RowErrors(source, on_error)))
+    return list(_documents(rows, source, text_field, RowErrors(source, on_error, unit="row")))
 
 
 def _documents(
