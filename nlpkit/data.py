@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from nlpkit import feature_cache
 from nlpkit.cache import features_dir, store_path
+from nlpkit.feature_view import MappedFeatures
 from nlpkit.errors import DataError, RecipeError
 from nlpkit.sections import Recipe
 from nlpkit.tabular import Table, TableKind, not_text, content_digest, open_table, table_kind
@@ -39,7 +40,8 @@ class Split:
     """The file the examples come from (keys the feature cache)."""
     source: str = ""
     """How to describe where they come from in the log."""
-    features: list[Feature] = field(default_factory=list)
+    features: Sequence[Feature] = field(default_factory=list)
+    """A list, or the cache's store read in place (:class:`~nlpkit.feature_view.MappedFeatures`)."""
     digest: str | None = None
     """The content's hash, for data given in memory (else: the file's, when needed)."""
 
@@ -209,7 +211,9 @@ def encode_split(task: Task, split: Split, tokenizer: "PreTrainedTokenizerBase",
 
     The cache holds data only (:mod:`nlpkit.feature_cache`): a file found at the cache
     path is never executed, and one that is not a store written for this key (damaged,
-    foreign, planted) is reported and replaced by a fresh encoding."""
+    foreign, planted) is reported and replaced by a fresh encoding. Features that the
+    cache holds are read in place (:class:`~nlpkit.feature_view.MappedFeatures`), not
+    kept in memory; with ``data.cache: false`` they are a list."""
     training = split.name == "train"
     if not recipe.data.cache:
         split.features = encode(
@@ -224,9 +228,10 @@ def encode_split(task: Task, split: Split, tokenizer: "PreTrainedTokenizerBase",
         log.info("data.%s: %d features from cache %s", split.name, len(cached), path)
         return
     split.features = encode(
-            task, split.examples, tokenizer, training=training, desc=f"tokenizing {split.name}", split=split.name
-        )
-    _store_features(path, split, key)
+        task, split.examples, tokenizer, training=training, desc=f"tokenizing {split.name}", split=split.name
+    )
+    if _store_features(path, split, key):
+        split.features = _cached_features(path, key) or split.features  # the rows leave memory for the store
 
 
 def cache_key(task: Task, split: Split, tokenizer: "PreTrainedTokenizerBase") -> str:
@@ -244,18 +249,19 @@ def cache_key(task: Task, split: Split, tokenizer: "PreTrainedTokenizerBase") ->
     return hashlib.sha256(json.dumps(key_parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
-def _cached_features(path: Path, key: str) -> list[Feature] | None:
-    """The features stored at ``path``, or None when there are none to use."""
+def _cached_features(path: Path, key: str) -> MappedFeatures | None:
+    """The features stored at ``path``, read in place, or None when there are none to use."""
     if not path.exists():
         return None
     try:
-        return feature_cache.load_features(path, key)
+        return MappedFeatures(path, key)
     except (OSError, feature_cache.CacheFormatError) as exc:
         log.warning("ignoring feature cache %s (%s); encoding again", path, exc)
         return None
 
 
-def _store_features(path: Path, split: Split, key: str) -> None:
+def _store_features(path: Path, split: Split, key: str) -> bool:
+    """Store the split's features at ``path``; False (and a warning) where they cannot be."""
     from nlpkit.rundir import replacing
 
     try:
@@ -263,6 +269,8 @@ def _store_features(path: Path, split: Split, key: str) -> None:
             feature_cache.save_features(partial, split.features, key)
     except feature_cache.UnstorableFeatures as exc:
         log.warning("data.%s: features not cached: %s", split.name, exc)
+        return False
+    return True
 
 
 class FeatureDataset:
@@ -281,6 +289,13 @@ class FeatureDataset:
 def feature_length(feature: Feature) -> int:
     """Length used to group batches of similar size."""
     return len(feature["input_ids"])
+
+
+def feature_lengths(features: Sequence[Feature]) -> list[int]:
+    """:func:`feature_length` of every feature (of a store: from its offsets, no row read)."""
+    if isinstance(features, MappedFeatures):
+        return features.lengths("input_ids")
+    return [feature_length(f) for f in features]
 
 
 def collate(
@@ -313,7 +328,7 @@ def train_loader(task: Task, features: Sequence[Feature], tokenizer: Any, recipe
     dataset = FeatureDataset(features)
     sampler: Any
     if train.group_by_length:
-        sampler = LengthGroupedSampler([feature_length(f) for f in features], train.batch_size, train.seed)
+        sampler = LengthGroupedSampler(feature_lengths(features), train.batch_size, train.seed)
     else:
         sampler = EpochShuffleSampler(len(dataset), train.seed)
     return ResumableLoader(
@@ -330,7 +345,8 @@ def train_loader(task: Task, features: Sequence[Feature], tokenizer: Any, recipe
 
 def eval_order(features: Sequence[Feature]) -> list[int]:
     """Longest first: the same order (and so the same batches) wherever we evaluate."""
-    return sorted(range(len(features)), key=lambda i: -feature_length(features[i]))
+    lengths = feature_lengths(features)
+    return sorted(range(len(features)), key=lambda i: -lengths[i])
 
 
 def eval_loader(
