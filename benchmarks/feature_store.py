@@ -5,9 +5,11 @@ The two alternate in one process, ``--rounds`` times each, on the same recipe an
 (``recipes/quickstart.yaml``: 2,000 training sentences, one epoch, the 872 dev
 sentences); a store run reads the store it writes (the first) or finds. Printed per run: the dev
 accuracy and training throughput (examples per second, validation excluded); then the
-medians and their ratio, and the memory the training split's features take held as a
-list and as a store view (tracemalloc's peak while loading them), for the quickstart's
-split and for the whole SST-2 training split.
+medians and their ratio. Before the runs, the data path alone: the seconds one epoch of
+the quickstart's training batches takes to make from the store and from the list
+(``--loader-rounds``, alternating), and the memory the training split's features take
+held as a list and as a store view (tracemalloc's peak while loading them), for the
+quickstart's split and for the whole SST-2 training split.
 
     python benchmarks/feature_store.py --rounds 2
 """
@@ -72,24 +74,56 @@ def feature_memory(cache: Path, limit: int | None) -> tuple[int, int, int]:
     return len(split.features), as_list, as_view
 
 
+def loader_seconds(cache: Path, rounds: int) -> dict[str, list[float]]:
+    """Seconds to make one epoch of the quickstart's training batches, store and list."""
+    import time
+
+    from nlpkit.data import encode_split, read_splits, train_loader
+    from nlpkit.encoder import load_tokenizer
+    from nlpkit.plugins import get_task
+    from nlpkit.recipe import load_recipe
+    from nlpkit.task import TaskSettings
+
+    recipe = load_recipe(RECIPE, [f"data.cache_dir={cache}", "data.validation=null"])
+    task = get_task(recipe.task)(TaskSettings.of(recipe))
+    split = read_splits(task, recipe)["train"]
+    task.setup(split.examples)
+    tokenizer = load_tokenizer(recipe.encoder)
+    encode_split(task, split, tokenizer, recipe)
+    sources = {"store": split.features, "list": list(split.features)}
+    seconds: dict[str, list[float]] = {"store": [], "list": []}
+    for _ in range(rounds):
+        for name, features in sources.items():
+            start = time.perf_counter()
+            for _batch in train_loader(task, features, tokenizer, recipe):
+                pass
+            seconds[name].append(time.perf_counter() - start)
+    return seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=2, help="training runs of each side")
+    parser.add_argument("--loader-rounds", type=int, default=5, help="epochs of batches made from each side")
     args = parser.parse_args()
     results: dict[str, list[tuple[float, float]]] = {"store": [], "list": []}
     with tempfile.TemporaryDirectory() as tmp:
         cache, out = Path(tmp) / "cache", Path(tmp) / "run"
+        seconds = loader_seconds(cache, args.loader_rounds)
+        print("one epoch of training batches: " + ", ".join(
+            f"{name} {statistics.median(s):.3f} s (median of {len(s)})" for name, s in seconds.items()), flush=True)
+        for limit in (2000, None):
+            count, as_list, as_view = feature_memory(cache, limit)
+            print(f"{count:,} training features: {as_list / 1e6:.1f} MB as a list, {as_view / 1e6:.2f} MB as a view")
         for round_ in range(args.rounds):
             for name in ("store", "list") if round_ % 2 == 0 else ("list", "store"):
                 accuracy, speed = one_run(cache, out, mapped=name == "store")
                 results[name].append((accuracy, speed))
                 print(f"round {round_ + 1} {name:>5}: dev accuracy {accuracy:.4f}, {speed:.1f} examples/s", flush=True)
-        speeds = {name: statistics.median(s for _, s in runs) for name, runs in results.items()}
-        print(f"median examples/s: store {speeds['store']:.1f}, list {speeds['list']:.1f}, "
-              f"ratio {speeds['store'] / speeds['list']:.3f}")
-        for limit in (2000, None):
-            count, as_list, as_view = feature_memory(cache, limit)
-            print(f"{count:,} training features: {as_list / 1e6:.1f} MB as a list, {as_view / 1e6:.2f} MB as a view")
+        if args.rounds:
+            speeds = {name: statistics.median(s for _, s in runs) for name, runs in results.items()}
+            print(f"median examples/s: store {speeds['store']:.1f}, list {speeds['list']:.1f}, "
+                  f"ratio {speeds['store'] / speeds['list']:.3f}")
 
 
 if __name__ == "__main__":
