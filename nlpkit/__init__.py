@@ -21,6 +21,7 @@ def run(
     recipe: "str | PathLike[str] | Mapping[str, Any] | Recipe",
     overrides: Sequence[str] | Mapping[str, Any] = (),
     *,
+    data: Mapping[str, Any] | None = None,
     resume: bool = False,
     overwrite: bool = False,
 ) -> "RunResult":
@@ -29,7 +30,10 @@ def run(
     ``recipe``: a YAML file, a mapping of the same sections, or a loaded
     :class:`nlpkit.recipe.Recipe`. ``overrides``: ``["train.epochs=1", ...]`` as on the
     command line (values parsed as YAML), or a mapping ``{"train.epochs": 1}``.
-    ``resume`` continues the run in ``output.dir`` from its last checkpoint;
+    ``data`` gives splits in memory, ``{"train": ..., "validation": ...}``, each a
+    ``datasets.Dataset``, a pandas DataFrame or a list of dicts, read through the recipe's
+    ``data.columns`` as a Parquet file would be; a split given here replaces the
+    recipe's file for it. ``resume`` continues the run in ``output.dir`` from its last checkpoint;
     ``overwrite`` replaces an earlier run there.
 
     Raises :class:`nlpkit.errors.NlpkitError` subclasses for bad recipes, data and run
@@ -38,7 +42,7 @@ def run(
     """
     from nlpkit.train import run as _run
 
-    return _run(recipe, overrides, resume=resume, overwrite=overwrite)
+    return _run(recipe, overrides, data=data, resume=resume, overwrite=overwrite)
 
 
 def load(run_dir: "str | PathLike[str]", *, quantize: str | None = None) -> "Predictor":

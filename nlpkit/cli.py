@@ -1,5 +1,5 @@
 """The ``nlpkit`` command line: run, predict, embed, evaluate, export, serve, report,
-explain, recipe show|check, plugins, and the commands that plugins add."""
+explain, cache info|clear, recipe show|check, plugins, and the commands that plugins add."""
 
 from __future__ import annotations
 
@@ -108,7 +108,7 @@ QUANTIZE_HELP = "int8: predict with onnxruntime's int8 graph of the model, made 
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--input", "input_path", required=True, type=click.Path(exists=True, dir_okay=False, allow_dash=True),
               help="Plain text (one text per line), JSONL (one input per line), a file in the task's data format "
-              "(CoNLL, SQuAD JSON, a TSV/CSV table), or - for standard input.")
+              "(CoNLL, SQuAD JSON, a TSV/CSV table), a Parquet or Arrow file, or - for standard input.")
 @click.option("--output", "output_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write here instead of standard output.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Inputs per forward pass (default: the run's "
@@ -205,8 +205,9 @@ def serve(source: Path, **options: Any) -> None:
 @main.command()
 @click.argument("target")
 @click.argument("overrides", nargs=-1)
-@click.option("--data", "data_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A labelled file in the format of the recipe (default with --recipe: its validation data).")
+@click.option("--data", "data_path", type=click.Path(exists=True, path_type=Path),
+              help="A labelled file in the format of the recipe, or a table: Parquet, Arrow, a datasets directory "
+              "(default with --recipe: its validation data).")
 @click.option("--recipe", "recipe_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Score TARGET as a plain checkpoint (no run directory) with this recipe's task and data.")
 @click.option("--predictions", "predictions_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -326,6 +327,49 @@ def _explained_input(text: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"TEXT starts with '{{' but is not a JSON object: {exc}") from None
+
+
+@main.group()
+def cache() -> None:
+    """The feature cache: where it is, what it holds, emptying it."""
+
+
+_CACHE_DIR = click.option(
+    "--dir", "root", type=click.Path(file_okay=False, path_type=Path),
+    help="The cache's root, as data.cache_dir (default: $NLPKIT_CACHE, else ~/.cache/nlpkit).",
+)
+
+
+@cache.command()
+@_CACHE_DIR
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (for programs).")
+def info(root: Path | None, as_json: bool) -> None:
+    """Where the feature cache lives, how big it is, and each store: task, split,
+    features, size, when it was written."""
+    from nlpkit.cache import ENVIRONMENT, entries, features_dir, info_json, info_lines
+
+    folder = features_dir(root)
+    found = entries(folder)
+    if as_json:
+        click.echo(json.dumps(info_json(folder, found), indent=2))
+        return
+    origin = "--dir" if root else f"${ENVIRONMENT}" if os.environ.get(ENVIRONMENT) else "the default"
+    for line in info_lines(folder, found, origin):
+        click.echo(line)
+
+
+@cache.command()
+@_CACHE_DIR
+@click.option("--task", help="Only the stores of this task.")
+def clear(root: Path | None, task: str | None) -> None:
+    """Delete the feature stores (runs encode their data again); other files in the
+    folder are left alone."""
+    from nlpkit.cache import clear as clear_stores, features_dir, size_text
+
+    folder = features_dir(root)
+    removed = clear_stores(folder, task)
+    freed = size_text(sum(e.size for e in removed))
+    click.echo(f"removed {len(removed)} store{'' if len(removed) == 1 else 's'} ({freed}) from {folder}")
 
 
 @main.group()

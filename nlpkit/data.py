@@ -5,23 +5,24 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import random
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from tqdm.auto import tqdm
 
 from nlpkit import feature_cache
+from nlpkit.cache import features_dir, store_path
+from nlpkit.feature_view import MappedFeatures
+from nlpkit.errors import DataError, RecipeError
 from nlpkit.sections import Recipe
+from nlpkit.tabular import Table, TableKind, not_text, content_digest, open_table, table_kind
 from nlpkit.task import Counts, Feature, Task
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch.utils.data import DataLoader
-
-    from nlpkit.errors import DataError
     from transformers import PreTrainedTokenizerBase
 
 log = logging.getLogger("nlpkit")
@@ -39,7 +40,10 @@ class Split:
     """The file the examples come from (keys the feature cache)."""
     source: str = ""
     """How to describe where they come from in the log."""
-    features: list[Feature] = field(default_factory=list)
+    features: Sequence[Feature] = field(default_factory=list)
+    """A list, or the cache's store read in place (:class:`~nlpkit.feature_view.MappedFeatures`)."""
+    digest: str | None = None
+    """The content's hash, for data given in memory (else: the file's, when needed)."""
 
     def __post_init__(self) -> None:
         self.source = self.source or self.path
@@ -49,23 +53,44 @@ ENCODING_HINT = "set data.encoding to the file's encoding (e.g. latin-1)"
 
 
 def read_examples(task: Task, path: str | Path, split: str, encoding_hint: str = ENCODING_HINT) -> list[Any]:
-    """``task.read``, with what any reader can meet said as a data error: a file in
-    another encoding than expected (with its line), or one that holds no examples."""
-    from nlpkit.errors import DataError
-
-    try:
-        examples = task.read(Path(path), split)
-    except UnicodeDecodeError as exc:
-        raise undecodable(path, exc, encoding_hint) from None
+    """The examples of a data file: a table (Parquet, Arrow, a ``datasets`` directory:
+    recognised by content) through ``task.read_rows``, any other file through
+    ``task.read``; what any reader can meet is said as a data error: a file in another
+    encoding than expected (with its line), or one that holds no examples."""
+    kind = table_kind(path)
+    if kind is not None:
+        _check_format(task, path, kind)
+        examples = read_table(task, open_table(path, str(path), split), split)
+    else:
+        try:
+            examples = task.read(Path(path), split)
+        except UnicodeDecodeError as exc:
+            raise undecodable(path, exc, encoding_hint) from None
     if not examples:
         raise DataError(path, None, f"no examples could be read for {f'data.{split}' if split in SPLITS else split}")
     return examples
 
 
+def read_table(task: Task, table: Table, split: str) -> list[Any]:
+    """``task.read_rows`` on the table's rows (renamed by ``data.columns``); a bad row is
+    named by its index: ``train.parquet[3]``, ``data['train'][3]``."""
+    try:
+        return task.read_rows(table.records(task.settings.data.columns), table.name, split)
+    except DataError as exc:
+        if exc.path == table.name and exc.line is not None:
+            raise DataError(f"{table.name}[{exc.line}]", None, exc.reason) from None
+        raise
+
+
+def _check_format(task: Task, path: str | Path, kind: TableKind) -> None:
+    """A table given where the recipe names a text format: say what the file is."""
+    fmt = getattr(task.settings.data, "format", "auto")
+    if fmt != "auto":
+        raise DataError(path, None, not_text(kind, fmt))
+
+
 def undecodable(path: str | Path, exc: UnicodeDecodeError, hint: str) -> "DataError":
     """A DataError at the line of the first byte that is not valid ``exc.encoding``."""
-    from nlpkit.errors import DataError
-
     raw = Path(path).read_bytes()
     try:
         raw.decode(exc.encoding)
@@ -79,16 +104,25 @@ def undecodable(path: str | Path, exc: UnicodeDecodeError, hint: str) -> "DataEr
     return DataError(path, line, f"not valid {exc.encoding} text (byte 0x{raw[start]:02x} at column {column}); {hint}")
 
 
-def read_splits(task: Task, recipe: Recipe) -> dict[str, Split]:
-    """Read train/validation/test through the task, apply limits and validation_split."""
+def read_splits(task: Task, recipe: Recipe, given: Mapping[str, Any] | None = None) -> dict[str, Split]:
+    """Read train/validation/test through the task, apply limits and validation_split.
+    ``given``: data in memory by split (``nlpkit.run(..., data=...)``), in place of the
+    recipe's file for that split."""
     data = recipe.data
+    given = dict(given or {})
+    unknown = sorted(set(given) - set(SPLITS))
+    if unknown:
+        raise RecipeError(f"data: unknown split {', '.join(map(repr, unknown))}; the splits are {', '.join(SPLITS)}")
     splits: dict[str, Split] = {}
     for name in SPLITS:
-        path = getattr(data, name)
-        if not path:
-            continue
-        examples = read_examples(task, path, name)
-        splits[name] = Split(name, examples, str(path))
+        if name in given:
+            table = open_table(given[name], f"data[{name!r}]", name)
+            examples = read_table(task, table, name)
+            if not examples:
+                raise RecipeError(f"data[{name!r}]: no examples could be read (an empty table?)")
+            splits[name] = Split(name, examples, table.name, digest=table.digest() if data.cache else None)
+        elif path := getattr(data, name):
+            splits[name] = Split(name, read_examples(task, path, name), str(path))
     if "train" in splits:  # (build_recipe refuses a split fraction together with that split's file)
         _hold_out(splits, data.test_split, data.validation_split, data.split_seed)
     for name, split in splits.items():
@@ -115,15 +149,15 @@ def _hold_out(splits: dict[str, Split], test: float | None, validation: float | 
         held = sorted(order[taken : taken + cut])
         taken += cut
         source = f"{train.path} (seeded {fraction:.0%}, data.split_seed {seed})"
-        splits[name] = Split(name, [train.examples[i] for i in held], train.path, source)
+        splits[name] = Split(name, [train.examples[i] for i in held], train.path, source, digest=train.digest)
     if taken:
         train.examples = [train.examples[i] for i in sorted(order[taken:])]
         train.source = f"{train.path} (the rest)"
 
 
 def cache_dir(recipe: Recipe) -> Path:
-    root = recipe.data.cache_dir or os.environ.get("NLPKIT_CACHE") or Path.home() / ".cache" / "nlpkit"
-    return Path(root) / "features"
+    """The folder of the recipe's feature stores (:mod:`nlpkit.cache`)."""
+    return features_dir(recipe.data.cache_dir)
 
 
 def tokenizer_fingerprint(tokenizer: "PreTrainedTokenizerBase") -> str:
@@ -143,14 +177,6 @@ def tokenizer_fingerprint(tokenizer: "PreTrainedTokenizerBase") -> str:
         state.pop("padding", None)
         text = json.dumps(state, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _file_digest(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def encode(
@@ -185,7 +211,9 @@ def encode_split(task: Task, split: Split, tokenizer: "PreTrainedTokenizerBase",
 
     The cache holds data only (:mod:`nlpkit.feature_cache`): a file found at the cache
     path is never executed, and one that is not a store written for this key (damaged,
-    foreign, planted) is reported and replaced by a fresh encoding."""
+    foreign, planted) is reported and replaced by a fresh encoding. Features that the
+    cache holds are read in place (:class:`~nlpkit.feature_view.MappedFeatures`), not
+    kept in memory; with ``data.cache: false`` they are a list."""
     training = split.name == "train"
     if not recipe.data.cache:
         split.features = encode(
@@ -193,22 +221,23 @@ def encode_split(task: Task, split: Split, tokenizer: "PreTrainedTokenizerBase",
         )
         return
     key = cache_key(task, split, tokenizer)
-    path = cache_dir(recipe) / f"{task.name}-{split.name}-{key}{feature_cache.SUFFIX}"
+    path = store_path(cache_dir(recipe), task.name, split.name, key)
     cached = _cached_features(path, key)
     if cached is not None:
         split.features = cached
         log.info("data.%s: %d features from cache %s", split.name, len(cached), path)
         return
     split.features = encode(
-            task, split.examples, tokenizer, training=training, desc=f"tokenizing {split.name}", split=split.name
-        )
-    _store_features(path, split, key)
+        task, split.examples, tokenizer, training=training, desc=f"tokenizing {split.name}", split=split.name
+    )
+    if _store_features(path, split, key):
+        split.features = _cached_features(path, key) or split.features  # the rows leave memory for the store
 
 
 def cache_key(task: Task, split: Split, tokenizer: "PreTrainedTokenizerBase") -> str:
     """What the features of ``split`` depend on, hashed; the format number is part of it."""
     key_parts = {
-        "file": _file_digest(split.path),
+        "file": split.digest or content_digest(split.path),
         "split": split.name,
         "n": len(split.examples),
         **({"source": split.source} if split.source != split.path else {}),  # which part of a split file
@@ -220,18 +249,19 @@ def cache_key(task: Task, split: Split, tokenizer: "PreTrainedTokenizerBase") ->
     return hashlib.sha256(json.dumps(key_parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
-def _cached_features(path: Path, key: str) -> list[Feature] | None:
-    """The features stored at ``path``, or None when there are none to use."""
+def _cached_features(path: Path, key: str) -> MappedFeatures | None:
+    """The features stored at ``path``, read in place, or None when there are none to use."""
     if not path.exists():
         return None
     try:
-        return feature_cache.load_features(path, key)
+        return MappedFeatures(path, key)
     except (OSError, feature_cache.CacheFormatError) as exc:
         log.warning("ignoring feature cache %s (%s); encoding again", path, exc)
         return None
 
 
-def _store_features(path: Path, split: Split, key: str) -> None:
+def _store_features(path: Path, split: Split, key: str) -> bool:
+    """Store the split's features at ``path``; False (and a warning) where they cannot be."""
     from nlpkit.rundir import replacing
 
     try:
@@ -239,6 +269,8 @@ def _store_features(path: Path, split: Split, key: str) -> None:
             feature_cache.save_features(partial, split.features, key)
     except feature_cache.UnstorableFeatures as exc:
         log.warning("data.%s: features not cached: %s", split.name, exc)
+        return False
+    return True
 
 
 class FeatureDataset:
@@ -257,6 +289,13 @@ class FeatureDataset:
 def feature_length(feature: Feature) -> int:
     """Length used to group batches of similar size."""
     return len(feature["input_ids"])
+
+
+def feature_lengths(features: Sequence[Feature]) -> list[int]:
+    """:func:`feature_length` of every feature (of a store: from its offsets, no row read)."""
+    if isinstance(features, MappedFeatures):
+        return features.lengths("input_ids")
+    return [feature_length(f) for f in features]
 
 
 def collate(
@@ -289,7 +328,7 @@ def train_loader(task: Task, features: Sequence[Feature], tokenizer: Any, recipe
     dataset = FeatureDataset(features)
     sampler: Any
     if train.group_by_length:
-        sampler = LengthGroupedSampler([feature_length(f) for f in features], train.batch_size, train.seed)
+        sampler = LengthGroupedSampler(feature_lengths(features), train.batch_size, train.seed)
     else:
         sampler = EpochShuffleSampler(len(dataset), train.seed)
     return ResumableLoader(
@@ -306,7 +345,8 @@ def train_loader(task: Task, features: Sequence[Feature], tokenizer: Any, recipe
 
 def eval_order(features: Sequence[Feature]) -> list[int]:
     """Longest first: the same order (and so the same batches) wherever we evaluate."""
-    return sorted(range(len(features)), key=lambda i: -feature_length(features[i]))
+    lengths = feature_lengths(features)
+    return sorted(range(len(features)), key=lambda i: -lengths[i])
 
 
 def eval_loader(

@@ -122,11 +122,13 @@ class TrainingInterrupted(Interrupted):
 
 class RowErrors:
     """Collects bad rows of one file: raises on the first (``on_error: raise``) or skips
-    and counts them (``on_error: skip``), then reports where they were."""
+    and counts them (``on_error: skip``), then reports where they were. ``unit``: what
+    the numbers count, "line" in a text file, "row" (an index) in a table."""
 
-    def __init__(self, path: str | Path, on_error: str = "raise") -> None:
+    def __init__(self, path: str | Path, on_error: str = "raise", unit: str = "line") -> None:
         self.path = str(path)
         self.on_error = on_error
+        self.unit = unit
         self.skipped: list[tuple[int | None, str]] = []
 
     def add(self, line: int | None, message: str) -> None:
@@ -139,7 +141,7 @@ class RowErrors:
             return
         import logging
 
-        first = "; ".join(f"line {line}: {msg}" for line, msg in self.skipped[:3])
+        first = "; ".join(f"{self.unit} {line}: {msg}" for line, msg in self.skipped[:3])
         logging.getLogger("nlpkit").warning(
             "%s: skipped %d malformed rows (data.on_error: skip), e.g. %s", self.path, len(self.skipped), first
         )

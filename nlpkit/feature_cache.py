@@ -171,7 +171,7 @@ def load_features(path: Path, key: str) -> list[Feature]:
 
     try:
         with safe_open(str(path), framework="numpy") as handle, _gc_paused():
-            count, columns = _header(handle.metadata(), key)
+            count, columns = read_header(handle.metadata(), key)
             parts: dict[str, dict[str, str]] = {}
             for tensor in handle.keys():  # "<column index>.<part>"
                 column, _, part = tensor.partition(".")
@@ -185,6 +185,23 @@ def load_features(path: Path, key: str) -> list[Feature]:
     except (KeyError, TypeError, ValueError, IndexError, UnicodeDecodeError) as exc:
         raise CacheFormatError(f"malformed feature store ({type(exc).__name__}: {exc})") from None
     return features
+
+
+def stored_count(path: Path) -> int:
+    """How many features the store at ``path`` holds, from its header alone (no array is
+    read); :class:`CacheFormatError` for a file that is not a store of this version."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="numpy") as handle:
+            metadata = handle.metadata()
+    except SafetensorError as exc:
+        raise CacheFormatError(f"not a safetensors file ({exc})") from None
+    if not metadata or metadata.get("format") != FORMAT:
+        raise CacheFormatError("not an nlpkit feature store")
+    if metadata.get("version") != VERSION or not metadata.get("count", "").isdigit():
+        raise CacheFormatError(f"a store of format {metadata.get('version')}")
+    return int(metadata["count"])
 
 
 @contextmanager
@@ -201,7 +218,9 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _header(metadata: dict[str, str] | None, key: str) -> tuple[int, list[dict[str, Any]]]:
+def read_header(metadata: dict[str, str] | None, key: str) -> tuple[int, list[dict[str, Any]]]:
+    """The feature count and column specs of a store's header, checked: written by this
+    version, for ``key``."""
     if not metadata or metadata.get("format") != FORMAT:
         raise CacheFormatError("not an nlpkit feature store")
     if metadata.get("version") != VERSION or metadata.get("key") != key:
@@ -225,12 +244,20 @@ def _fill(features: list[Feature], spec: dict[str, Any], arrays: dict[str, np.nd
     else:
         _expect(present, (np.dtype(np.bool_),), (len(features),), name)
         rows = np.flatnonzero(present).tolist()
-    values = _values(spec, arrays, len(rows))
+    values = values_of(spec, arrays, len(rows))
     for row, value in zip(rows, values):
         features[row][name] = value
 
 
-def _values(spec: dict[str, Any], arrays: dict[str, np.ndarray], count: int) -> list[Any]:
+def stored_dtypes(name: Any) -> tuple[np.dtype, ...]:
+    """The array types that may hold a column of logical type ``name`` ("int64"...)."""
+    if name not in _STORED:
+        raise CacheFormatError(f"unknown column type {name!r}")
+    return _STORED[name]
+
+
+def values_of(spec: dict[str, Any], arrays: dict[str, np.ndarray], count: int) -> list[Any]:
+    """The ``count`` values of one column from its arrays, every shape checked."""
     kind, name = spec["kind"], spec["key"]
     if kind == "json":
         text = arrays["json"]
@@ -239,7 +266,7 @@ def _values(spec: dict[str, Any], arrays: dict[str, np.ndarray], count: int) -> 
         if not isinstance(values, list) or len(values) != count:
             raise CacheFormatError(f"{name}: expected {count} values")
         return values
-    dtype, values = _STORED[spec["dtype"]], arrays["values"]
+    dtype, values = stored_dtypes(spec["dtype"]), arrays["values"]
     if kind == "scalar":
         _expect(values, dtype, (count,), name)
         return values.tolist()

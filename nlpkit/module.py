@@ -45,7 +45,7 @@ class TaskModule(pl.LightningModule):
         self.model = model
         self.train_cfg = train
         self.val_examples = list(val_examples)
-        self.val_features = list(val_features)
+        self.val_features = val_features  # a store's rows stay in the store
         self._rows: list[tuple[int, Any]] = []
         self._val_loss: list[tuple[float, int]] = []
         """(loss x batch size, batch size) per validation batch."""

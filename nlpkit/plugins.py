@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
 ENTRY_POINT_GROUP = "nlpkit"
 DEFAULT_PLUGINS = (encoders,)
 CORE_COMMANDS = frozenset(
-    {"run", "predict", "embed", "evaluate", "export", "serve", "report", "explain", "recipe", "plugins"}
+    {"run", "predict", "embed", "evaluate", "export", "serve", "report", "explain", "cache", "recipe", "plugins"}
 )
 """The commands of ``nlpkit`` itself (defined in :mod:`nlpkit.cli`, which loads this
 registry: named here, not imported from there), which no plugin may take."""

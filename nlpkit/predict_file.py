@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from nlpkit.errors import DataError, InputError, NlpkitError
 from nlpkit.inputs import InputFile, is_jsonl, parse_lines
+from nlpkit.tabular import KIND_NAMES, table_kind
 from nlpkit.task import PREDICTION
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -22,10 +23,12 @@ def predict_input(
 ) -> list[str]:
     """The output lines for ``source``: with ``fmt`` "jsonl", one row per input line
     (its ``line``, a JSONL object's ``id`` and the ``keep`` fields, then the prediction);
-    for a file in the task's data format, the task's rows per example, in file order."""
+    for a file in the task's data format or a table (Parquet, Arrow, a ``datasets``
+    directory), the task's rows per example, in file order."""
     if keep and fmt != "jsonl":
         raise NlpkitError(f"--keep adds fields to JSONL rows; --format {fmt} writes the task's own format")
-    data_format = predictor.task.input_format(source.head)
+    kind = table_kind(source.path) if source.path is not None else None
+    data_format = KIND_NAMES[kind] if kind is not None else predictor.task.input_format(source.head)
     if data_format is not None:
         return _predict_data_file(predictor, source, data_format, fmt=fmt, keep=keep, batch_size=batch_size)
     inputs = parse_lines(source, is_jsonl(source))

@@ -15,8 +15,9 @@ import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Literal, Protocol, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Literal, Mapping, Protocol, Sequence, TypeVar
 
+from nlpkit.columns import rename_columns
 from nlpkit.errors import DataError, RowErrors
 from nlpkit.jsonl import json_objects
 
@@ -48,6 +49,7 @@ class TableOptions(Protocol):
     delimiter: str | None
     encoding: str
     on_error: str
+    columns: dict[str, str]
 
 
 @dataclass
@@ -55,6 +57,7 @@ class Record:
     """One row: its values by column name (or index as text) and where it came from."""
 
     line: int
+    """The line the row starts on; in a table (:mod:`nlpkit.tabular`), the row's index."""
     values: dict[str, Any]
     kind: Literal["column", "key"] = "column"
     """What a value is addressed by, for messages: a JSON object's "key", else a "column"."""
@@ -211,13 +214,14 @@ def pick(record: Record, column: Column, path: Path, what: str) -> Any:
 
 def find_column(record: Record, given: Column | None, names: Sequence[str], index: int) -> Column:
     """The column to read: ``given`` (the recipe's), else the first of ``names`` that the
-    record has, else ``index`` (a JSON object has no column order: its usual key then)."""
+    record has, else ``index`` in a row without header (named columns have no order
+    to rely on: the usual name then)."""
     if given is not None:
         return given
     for name in names:
         if name in record.values:
             return name
-    return names[0] if record.kind == "key" else index
+    return index if record.indexed else names[0]
 
 
 def read_examples(
@@ -225,21 +229,39 @@ def read_examples(
 ) -> list[T]:
     """``convert`` each row of ``path`` into an example; a row that raises :class:`BadRow`
     (or is malformed) stops the reading with file and line, or is skipped and counted
-    with ``data.on_error: skip``. ``columns``: the names that mark a header row."""
+    with ``data.on_error: skip``. ``columns``: the names that mark a header row.
+    ``options.columns`` (``data.columns``) renames the file's columns to the task's."""
     errors = RowErrors(path, options.on_error)
-    examples: list[T] = []
-    for record in read_records(
+    records = read_records(
         path,
         options.format,
-        columns=columns,
+        columns=(*columns, *options.columns.values()),
         header=options.header,
         delimiter=options.delimiter,
         encoding=options.encoding,
         errors=errors,
-    ):
+    )
+    return convert_records(renamed(records, options.columns), errors, convert)
+
+
+def convert_records(records: Iterable[Record], errors: RowErrors, convert: Callable[[Record], T]) -> list[T]:
+    """``convert`` each record; one that raises :class:`BadRow` goes to ``errors``."""
+    examples: list[T] = []
+    for record in records:
         try:
             examples.append(convert(record))
         except BadRow as bad:
             errors.add(record.line, str(bad))
     errors.report()
     return examples
+
+
+def renamed(records: Iterable[Record], columns: Mapping[str, str]) -> Iterator[Record]:
+    """The records with ``columns`` (``data.columns``: the task's name -> the data's)
+    renamed; the task's own column, if the data also has one, gives way."""
+    if not columns:
+        yield from records
+        return
+    for record in records:
+        record.values = rename_columns(record.values, columns)
+        yield record

@@ -27,7 +27,7 @@ from typing import Any, Mapping, Sequence, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from nlpkit.errors import RecipeError
+from nlpkit.errors import DataError, RecipeError
 from nlpkit.loggers import check_installed, logger_options
 from nlpkit.monitor import metric_name
 from nlpkit.sections import (
@@ -40,6 +40,7 @@ from nlpkit.sections import (
     Section,
     TrainSection,
 )
+from nlpkit.tabular import not_text, table_kind
 from nlpkit.task import Task, TaskSettings
 
 __all__ = [
@@ -277,6 +278,7 @@ def build_recipe(raw: Mapping[str, Any], source: str = "<recipe>", *, check_path
     if (recipe.data.validation_split or 0) + (recipe.data.test_split or 0) >= 1:
         raise RecipeError(f"{source}: data.validation_split + data.test_split leave no training data")
     check_monitor(recipe, task_cls)
+    check_columns(recipe, task_cls)
     if check_paths:  # what a run needs, and a saved model does not
         from nlpkit.distill import check_teacher
         from nlpkit.encoder import check_layers
@@ -343,7 +345,22 @@ def check_monitor(recipe: Recipe, task_cls: type[Task]) -> None:
     )
 
 
+def check_columns(recipe: Recipe, task_cls: type[Task]) -> None:
+    """``data.columns`` maps the names the task reads (its ``row_keys``) to the data's."""
+    known = task_cls.row_keys
+    for key in recipe.data.columns:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            reads = f"reads the columns {', '.join(known)}" if known else "reads no tables"
+            raise RecipeError(
+                f"{recipe.source}: data.columns.{key}: not a column the task reads{hint}; task {recipe.task} {reads}"
+            )
+
+
 def check_files(recipe: Recipe) -> None:
+    """Every data file exists, and a table (Parquet, Arrow, a datasets directory) is not
+    named where the recipe says the data is text (``data.format``)."""
     missing = [
         f"data.{split} = {path}"
         for split in ("train", "validation", "test")
@@ -354,6 +371,15 @@ def check_files(recipe: Recipe) -> None:
             f"{recipe.source}: data file not found: {'; '.join(missing)} "
             f"(relative paths are read from the current directory, {Path.cwd()})"
         )
+    fmt = getattr(recipe.data, "format", "auto")
+    for split in ("train", "validation", "test"):
+        path = getattr(recipe.data, split)
+        try:
+            kind = table_kind(path) if path and fmt != "auto" else None
+        except DataError as exc:
+            raise RecipeError(f"{recipe.source}: data.{split}: {exc}") from None
+        if kind is not None:
+            raise RecipeError(f"{recipe.source}: data.{split} = {path} is {not_text(kind, fmt)}")
 
 
 def load_recipe(

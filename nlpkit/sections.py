@@ -101,7 +101,11 @@ class EncoderSection(Section):
 class DataSection(Section):
     """Core data keys; a task's ``DataOptions`` subclasses this with its own keys."""
 
-    train: str | None = Field(None, description="Training file (relative paths: from the current directory).")
+    train: str | None = Field(
+        None,
+        description="Training file: the task's text formats, or a table (Parquet, Arrow, a datasets save_to_disk "
+        "directory), recognised by content. Relative paths: from the current directory.",
+    )
     validation: str | None = Field(None, description="Validation file: metrics every epoch, best checkpoint.")
     test: str | None = Field(None, description="Test file: scored once with the best model.")
     limit_train: int | None = Field(None, gt=0, description="Use only the first N training examples.")
@@ -114,6 +118,11 @@ class DataSection(Section):
         None, gt=0, lt=1, description="Hold out this seeded fraction of train as test (apart from validation_split's)."
     )
     split_seed: int = Field(13, description="Seed of validation_split and test_split.")
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="The data's column names by the names the task reads, e.g. {text: review_body, label: stars}: "
+        "Parquet, Arrow, datasets and in-memory data, delimited files with a header, JSONL keys.",
+    )
     encoding: str = Field("utf-8-sig", description="Text encoding of the data files.")
     on_error: Literal["raise", "skip"] = Field(
         "raise", description="A malformed row stops the run, or is skipped and counted."

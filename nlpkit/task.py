@@ -20,7 +20,9 @@ import logging
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Generic, Iterator, Literal, Mapping, Sequence, TypeVar
+from typing import (
+    TYPE_CHECKING, Any, Callable, ClassVar, Generic, Iterable, Iterator, Literal, Mapping, Sequence, TypeVar,
+)
 
 from pydantic import create_model
 
@@ -31,6 +33,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import evaluate
     import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+    from nlpkit.readers import Record
 
 ExampleT = TypeVar("ExampleT")
 Feature = dict[str, Any]
@@ -198,6 +202,9 @@ class Task(ABC, Generic[ExampleT]):
     stay with the features, for ``decode``."""
     prediction_formats: ClassVar[tuple[str, ...]] = ("jsonl",)
     """Formats of ``render``; the run directory writes every one of them per split."""
+    row_keys: ClassVar[tuple[str, ...]] = ()
+    """The column names that ``read_rows`` reads (``text``, ``label``...): the keys that
+    a recipe's ``data.columns`` may map. Empty: the task reads no tables."""
 
     def __init__(self, settings: TaskSettings) -> None:
         self.settings = settings
@@ -219,6 +226,15 @@ class Task(ABC, Generic[ExampleT]):
         :class:`nlpkit.errors.DataError` (or are skipped when ``data.on_error: skip``).
         ``split`` is "train", "validation", "test", "evaluation" (``nlpkit evaluate``) or
         :data:`PREDICTION` (``nlpkit predict``: gold labels may be absent)."""
+
+    def read_rows(self, rows: Iterable["Record"], source: str, split: str) -> list[ExampleT]:
+        """Rows of a table into typed examples: a Parquet or Arrow file, a ``datasets``
+        directory or data given in memory, read by the core (:mod:`nlpkit.tabular`), its
+        columns already renamed by ``data.columns`` to the names in ``row_keys``. Each
+        :class:`~nlpkit.readers.Record` is one row (``line``: its index); bad rows are
+        reported as by ``read``, with ``source`` as the file (the core turns
+        ``source:line`` into ``source[row]``). Default: the task reads files only."""
+        raise NlpkitError(f"task {self.name} reads its own file formats only, not tables ({source})")
 
     def examples_from_inputs(self, inputs: Sequence[Any]) -> list[ExampleT]:
         """Turn what a user passes to ``predict`` (strings, tuples, dicts) into examples."""

@@ -71,14 +71,15 @@ def run(
     recipe: str | os.PathLike[str] | Mapping[str, Any] | Recipe,
     overrides: Sequence[str] | Mapping[str, Any] = (),
     *,
+    data: Mapping[str, Any] | None = None,
     resume: bool = False,
     overwrite: bool = False,
 ) -> RunResult:
     """Train and evaluate a recipe; write and return its run directory, which stays locked
-    against other runs while this one goes on."""
+    against other runs while this one goes on. ``data``: splits given in memory."""
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     setup_logging()
-    recipe = _loaded(recipe, overrides)
+    recipe = _loaded(recipe, overrides, given=data or {})
     run_dir = RunDir(recipe.output_dir)
     worker = _is_worker_process()
     lock = handler = None
@@ -94,7 +95,7 @@ def run(
             recipe = with_resolved_precision(recipe, say=not worker)
             if not worker:  # the recipe as it runs; model/recipe.yaml is the same
                 run_dir.recipe.write_text(dump_recipe(recipe), encoding="utf-8")
-            return _run(recipe, run_dir, resume=resume, worker=worker)
+            return _run(recipe, run_dir, data or {}, resume=resume, worker=worker)
     except Interrupted:
         raise
     except KeyboardInterrupt as exc:  # outside the training steps (those stop with TrainingInterrupted)
@@ -112,7 +113,7 @@ def run(
             lock.release()
 
 
-def _run(recipe: Recipe, run_dir: RunDir, *, resume: bool, worker: bool) -> RunResult:
+def _run(recipe: Recipe, run_dir: RunDir, given: Mapping[str, Any], *, resume: bool, worker: bool) -> RunResult:
     """The four stages, in order; the main process alone exports, scores and writes."""
     import pytorch_lightning as pl
 
@@ -121,7 +122,7 @@ def _run(recipe: Recipe, run_dir: RunDir, *, resume: bool, worker: bool) -> RunR
     _quiet_lightning()
     started = time.time()
     pl.seed_everything(recipe.train.seed, workers=True, verbose=False)  # all that follows draws from it
-    data = prepare_data(recipe)
+    data = prepare_data(recipe, given)
     module = build_model(recipe, data)
     trainer, best = fit(recipe, run_dir, data, module, resume=resume)
     if worker or not trainer.is_global_zero:
@@ -145,26 +146,27 @@ def _run(recipe: Recipe, run_dir: RunDir, *, resume: bool, worker: bool) -> RunR
 # -- 1. prepare the data ---------------------------------------------------------------
 
 
-def prepare_data(recipe: Recipe) -> Data:
+def prepare_data(recipe: Recipe, given: Mapping[str, Any] | None = None) -> Data:
     """The task, its splits read (the task set up on the training examples and its
-    warnings said), the tokenizer, and every split encoded with it (or from the cache)."""
+    warnings said), the tokenizer, and every split encoded with it (or from the cache).
+    ``given``: splits in memory, in place of the recipe's files."""
     from nlpkit.data import encode_split
     from nlpkit.plugins import get_task
     from nlpkit.task import TaskSettings
 
     task = get_task(recipe.task)(TaskSettings.of(recipe))
-    splits = _read_data(task, recipe)
+    splits = _read_data(task, recipe, given)
     tokenizer = _tokenizer(task, recipe, splits["train"])
     for split in splits.values():
         encode_split(task, split, tokenizer, recipe)
     return Data(task, splits, tokenizer)
 
 
-def _read_data(task: "Task", recipe: Recipe) -> dict[str, "Split"]:
+def _read_data(task: "Task", recipe: Recipe, given: Mapping[str, Any] | None) -> dict[str, "Split"]:
     """The splits, read; the task set up on the training examples and its warnings said."""
     from nlpkit.data import read_splits
 
-    splits = read_splits(task, recipe)
+    splits = read_splits(task, recipe, given)
     task.setup(splits["train"].examples)
     _check_task_state(task)
     for name in ("validation", "test"):
@@ -521,7 +523,9 @@ def _is_worker_process() -> bool:
 
 
 def _loaded(
-    recipe: str | os.PathLike[str] | Mapping[str, Any] | Recipe, overrides: Sequence[str] | Mapping[str, Any]
+    recipe: str | os.PathLike[str] | Mapping[str, Any] | Recipe,
+    overrides: Sequence[str] | Mapping[str, Any],
+    given: Mapping[str, Any] | None = None,
 ) -> Recipe:
     overrides = _override_list(overrides)
     if isinstance(recipe, Recipe):
@@ -532,8 +536,10 @@ def _loaded(
         recipe = load_recipe(recipe, overrides)
     else:
         raise RecipeError(f"a recipe is a YAML path, a mapping or a Recipe, got {type(recipe).__name__}")
-    if not recipe.data.train:
-        raise RecipeError(f"{recipe.source}: data.train is required to run a recipe")
+    if not recipe.data.train and "train" not in (given or {}):
+        raise RecipeError(
+            f"{recipe.source}: data.train (a file, or data={{'train': ...}} in Python) is required to run a recipe"
+        )
     return recipe
 
 

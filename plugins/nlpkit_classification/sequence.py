@@ -10,9 +10,10 @@ classes, or a value on a scale). The task contract's methods delegate to them.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Protocol, Sequence, TypeVar
 
-from nlpkit.readers import BadRow, Column, Record, read_examples
+from nlpkit.errors import RowErrors
+from nlpkit.readers import BadRow, Column, Record, convert_records, read_examples
 from nlpkit.task import PREDICTION, Counts, Feature, Logits, Task, TaskSettings
 from nlpkit_classification.labels import LabelStrategy, as_list, missing
 from nlpkit_classification.tables import table_format
@@ -45,7 +46,7 @@ class Inputs(Protocol[ExampleT]):
         """Column names that mark a header row."""
         ...
 
-    def example(self, record: Record, path: Path, parse_label: ParseLabel) -> ExampleT: ...
+    def example(self, record: Record, path: str | Path, parse_label: ParseLabel) -> ExampleT: ...
     def from_inputs(self, inputs: Sequence[Any]) -> list[ExampleT]: ...
     def schemas(self) -> list[dict[str, Any]]:
         """The shapes of one input that :meth:`from_inputs` reads (``Task.input_schemas``)."""
@@ -77,12 +78,20 @@ class SequenceTask(Task[ExampleT]):
 
     # -- reading -------------------------------------------------------------------
     def read(self, path: Path, split: str) -> list[ExampleT]:
+        return read_examples(path, self.settings.data, self.inputs.columns(), self._converter(path, split))
+
+    def read_rows(self, rows: Iterable[Record], source: str, split: str) -> list[ExampleT]:
+        errors = RowErrors(source, self.settings.data.on_error, unit="row")
+        return convert_records(rows, errors, self._converter(source, split))
+
+    def _converter(self, source: str | Path, split: str) -> Callable[[Record], ExampleT]:
+        """One row -> an example; rows to predict may lack their label."""
         parse = self._parse_if_given if split == PREDICTION else self.parse_label
 
         def example(record: Record) -> ExampleT:
-            return self.inputs.example(record, path, parse)
+            return self.inputs.example(record, source, parse)
 
-        return read_examples(path, self.settings.data, self.inputs.columns(), example)
+        return example
 
     def _parse_if_given(self, raw: Any, column: Column, kind: str = "column") -> Any:
         return None if missing(raw) else self.parse_label(raw, column, kind)

@@ -12,7 +12,7 @@ from nlpkit.recipe import DataSection, HeadSection
 from nlpkit.task import TaskSettings
 from nlpkit_classification.labels import ClassLabels
 from nlpkit_classification.sequence import SequenceTask
-from nlpkit_classification.texts import LABEL_NAMES, TEXT_NAMES, TextExample, TextInputs
+from nlpkit_classification.texts import LABEL_NAMES, ROW_KEYS, TEXT_NAMES, TextExample, TextInputs
 
 __all__ = ["LABEL_NAMES", "TEXT_NAMES", "ClassificationData", "ClassificationHead", "ClassificationTask", "TextExample"]
 
@@ -54,6 +54,7 @@ class ClassificationTask(SequenceTask[TextExample]):
     DataOptions: ClassVar[type[DataSection]] = ClassificationData
     HeadOptions: ClassVar[type[HeadSection]] = ClassificationHead
     monitor: ClassVar[str] = "accuracy"
+    row_keys: ClassVar[tuple[str, ...]] = ROW_KEYS
 
     def __init__(self, settings: TaskSettings) -> None:
         data = cast(ClassificationData, settings.data)

@@ -13,6 +13,8 @@ from nlpkit_classification.sequence import ParseLabel, Target
 
 TEXT_NAMES = ("text", "sentence", "text_a", "review")
 LABEL_NAMES = ("label", "labels")
+ROW_KEYS = ("text", "label", "id")
+"""What a table's row holds (``data.columns`` maps the data's names to these)."""
 
 
 @dataclass
@@ -46,7 +48,7 @@ class TextInputs:
         given = tuple(c for c in (opts.text_column, opts.label_column) if c is not None)
         return given + TEXT_NAMES + LABEL_NAMES
 
-    def example(self, record: Record, path: Path, parse_label: ParseLabel) -> TextExample:
+    def example(self, record: Record, path: str | Path, parse_label: ParseLabel) -> TextExample:
         opts = self.options
         text_col = find_column(record, opts.text_column, TEXT_NAMES, 1)
         label_col = find_column(record, opts.label_column, LABEL_NAMES, 0)

@@ -13,7 +13,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Literal, Sequence
+from typing import Any, Iterable, Iterator, Literal, Sequence
 
 from nlpkit.errors import DataError, RowErrors
 from nlpkit.jsonl import json_objects
@@ -54,6 +54,8 @@ class ReadOptions:
     labels: Sequence[str] | None = None
     encoding: str = "utf-8-sig"
     on_error: Literal["raise", "skip"] = "raise"
+    columns: dict[str, str] = field(default_factory=dict)
+    """``data.columns``: JSONL keys by the names the reader reads (tokens, tags, ...)."""
 
 
 @dataclass
@@ -83,6 +85,17 @@ def read(path: str | Path, options: ReadOptions) -> ReadResult:
         fmt = "jsonl" if path.suffix.lower() in (".jsonl", ".json", ".ndjson") else "conll"
     errors = RowErrors(path, options.on_error)  # raises at once, or counts and reports
     rows = list(_conll_rows(path, options, errors.add) if fmt == "conll" else _jsonl_rows(path, options, errors))
+    return _checked(path, rows, options, errors)
+
+
+def read_rows(records: Iterable[tuple[int, Any]], source: str, options: ReadOptions) -> ReadResult:
+    """A table's rows (``(index, values)``), each a sentence as a JSONL line holds it:
+    ``tokens`` and ``tags`` (tag names), or ``text`` and ``entities``."""
+    errors = RowErrors(source, options.on_error, unit="row")
+    return _checked(source, list(_object_rows(records, errors)), options, errors)
+
+
+def _checked(path: str | Path, rows: list[_Rows], options: ReadOptions, errors: RowErrors) -> ReadResult:
     result = _check_tags(path, rows, options, errors.add)
     errors.report()
     result.skipped = list(errors.skipped)
@@ -175,11 +188,16 @@ def _usual_width(path: Path, options: ReadOptions) -> tuple[int, int]:
 
 def _jsonl_rows(path: Path, options: ReadOptions, errors: RowErrors) -> Iterator[_Rows]:
     with path.open(encoding=options.encoding) as handle:
-        for number, record in json_objects(handle, errors, "a JSON object with 'tokens' or 'text'"):
-            try:
-                yield _record_rows(record, number)
-            except ValueError as exc:
-                errors.add(number, str(exc))
+        objects = json_objects(handle, errors, "a JSON object with 'tokens' or 'text'", options.columns)
+        yield from _object_rows(objects, errors)
+
+
+def _object_rows(records: Iterable[tuple[int, Any]], errors: RowErrors) -> Iterator[_Rows]:
+    for number, record in records:
+        try:
+            yield _record_rows(record, number)
+        except ValueError as exc:
+            errors.add(number, str(exc))
 
 
 def _record_rows(record: Any, number: int) -> _Rows:
@@ -214,7 +232,8 @@ def _record_rows(record: Any, number: int) -> _Rows:
                 spans.append(schemes.Span(e["label"], covered[0], covered[-1] + 1))
             tags = schemes.to_tags(spans, len(words), "iob2")
         return _Rows(words, tags, [number] * len(words), text, offsets, entities)
-    raise ValueError("expected the keys 'tokens' (and 'tags') or 'text' (and 'entities')")
+    keys = ", ".join(repr(k) for k in record) or "none"
+    raise ValueError(f"expected the keys 'tokens' (and 'tags') or 'text' (and 'entities'); keys: {keys}")
 
 
 def _check_entities(text: str, entities: Any) -> list[dict[str, Any]]:
@@ -239,7 +258,7 @@ def _check_entities(text: str, entities: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _check_tags(path: Path, rows: list[_Rows], options: ReadOptions, fail: Any) -> ReadResult:
+def _check_tags(path: str | Path, rows: list[_Rows], options: ReadOptions, fail: Any) -> ReadResult:
     """Check tag syntax and label set, pick the scheme, validate sequences, convert."""
     labels = set(options.labels) if options.labels is not None else None
     good: list[_Rows] = []

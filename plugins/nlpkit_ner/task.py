@@ -12,15 +12,16 @@ import json
 import logging
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Literal, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Iterator, Literal, Sequence
 
 from pydantic import Field, field_validator
 
 from nlpkit.errors import NlpkitError, RecipeError
+from nlpkit.readers import Record
 from nlpkit.recipe import DataSection, HeadSection
 from nlpkit.task import TEXT, Counts, ExplainTarget, Feature, Logits, Task, TaskSettings, text_list, text_object
 from nlpkit_ner import schemes
-from nlpkit_ner.readers import NerExample, ReadOptions, looks_like_conll, read
+from nlpkit_ner.readers import NerExample, ReadOptions, ReadResult, looks_like_conll, read, read_rows
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -79,6 +80,7 @@ class NerTask(Task[NerExample]):
     monitor: ClassVar[str] = "f1"
     batch_keys: ClassVar[tuple[str, ...]] = MODEL_KEYS  # bookkeeping lists (units, window) stay on the host
     prediction_formats: ClassVar[tuple[str, ...]] = ("jsonl", "conll")
+    row_keys: ClassVar[tuple[str, ...]] = ("tokens", "tags", "text", "entities")
 
     def __init__(self, settings: TaskSettings) -> None:
         super().__init__(settings)
@@ -88,23 +90,29 @@ class NerTask(Task[NerExample]):
 
     # -- reading -------------------------------------------------------------------
     def read(self, path: Path, split: str) -> list[NerExample]:
+        return self._examples(read(path, self._read_options()), split)
+
+    def read_rows(self, rows: Iterable[Record], source: str, split: str) -> list[NerExample]:
+        return self._examples(read_rows(((r.line, r.values) for r in rows), source, self._read_options()), split)
+
+    def _read_options(self) -> ReadOptions:
         opts = self.settings.data
-        result = read(
-            path,
-            ReadOptions(
-                format=opts.format,
-                token_column=opts.token_column,
-                tag_column=opts.tag_column,
-                separator=opts.separator,
-                scheme=opts.scheme,
-                target_scheme=self.scheme,
-                labels=opts.labels,
-                encoding=opts.encoding,
-                on_error=opts.on_error,
-            ),
+        return ReadOptions(
+            format=opts.format,
+            token_column=opts.token_column,
+            tag_column=opts.tag_column,
+            separator=opts.separator,
+            scheme=opts.scheme,
+            target_scheme=self.scheme,
+            labels=opts.labels,
+            encoding=opts.encoding,
+            on_error=opts.on_error,
+            columns=opts.columns,
         )
+
+    def _examples(self, result: ReadResult, split: str) -> list[NerExample]:
         if result.scheme:
-            how = "detected" if opts.scheme == "auto" else "data.scheme"
+            how = "detected" if self.settings.data.scheme == "auto" else "data.scheme"
             log.info("data.%s: tags read as %s (%s), trained as %s", split, result.scheme.upper(), how, self.scheme.upper())
         return result.examples
 

@@ -10,21 +10,20 @@ checkpoint scores pairs without training (:mod:`nlpkit_pair.scoring`).
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Sequence, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Literal, Sequence, cast
 
 from pydantic import Field
 
 from nlpkit.errors import DataError
-from nlpkit.readers import BadRow, Column
+from nlpkit.readers import BadRow, Column, Record
 from nlpkit.recipe import DataSection, HeadSection
 from nlpkit.task import PREDICTION, Feature, TaskSettings
 from nlpkit_classification.labels import ClassLabels, missing
 from nlpkit_classification.sequence import SequenceTask
-from nlpkit_pair.pair import PairColumns, PairExample, PairInputs
-from nlpkit_pretrain.corpus import no_text, read_documents, sentence_pairs
-from nlpkit_pretrain.task import CorpusOptions
+from nlpkit_pair.pair import PAIR_ROW_KEYS, PairColumns, PairExample, PairInputs
+from nlpkit_pretrain.corpus import Document, documents_from_rows, no_text, read_documents, sentence_pairs
+from nlpkit_pretrain.task import CorpusOptions, held_out
 
 if TYPE_CHECKING:  # pragma: no cover
     from nlpkit_pair.heads import NspHead
@@ -61,6 +60,7 @@ class NspTask(SequenceTask[PairExample]):
     DataOptions: ClassVar[type[DataSection]] = NspData
     HeadOptions: ClassVar[type[HeadSection]] = NspHeadOptions
     monitor: ClassVar[str] = "nsp_accuracy"
+    row_keys: ClassVar[tuple[str, ...]] = (*PAIR_ROW_KEYS, "text", "title")
 
     def __init__(self, settings: TaskSettings) -> None:
         labels = ClassLabels(NSP_LABELS, positive=IS_NEXT, positive_f1=True, source=settings.source)
@@ -98,22 +98,36 @@ class NspTask(SequenceTask[PairExample]):
         opts = self.settings.data
         documents = read_documents(
             path, boundary=opts.document_boundary, text_field=opts.text_field, encoding=opts.encoding,
-            on_error=opts.on_error,
+            on_error=opts.on_error, columns=opts.columns,
         )
         if not documents:
             raise no_text(path, text_field=opts.text_field, encoding=opts.encoding)
-        held_out = opts.validation_documents
-        if held_out and opts.train and Path(path).resolve() == Path(opts.train).resolve():
-            if held_out >= len(documents):
-                raise DataError(path, None, f"data.validation_documents = {held_out}, but the file has {len(documents)} documents")
-            chosen = set(random.Random(opts.split_seed).sample(range(len(documents)), held_out))
-            documents = [d for i, d in enumerate(documents) if (i in chosen) == (split != "train")]
+        return self._pairs(documents, str(path), split)
+
+    def read_rows(self, rows: Iterable[Record], source: str, split: str) -> list[PairExample]:
+        """Rows with ``text_a`` (and ``text_b``, ``label``) are pairs; rows of ``text``,
+        documents to draw pairs from (``data.source`` decides where it is not auto)."""
+        opts = self.settings.data
+        rows = list(rows)
+        pairs = opts.source == "pairs" or (opts.source == "auto" and bool(rows) and "text_a" in rows[0].values)
+        if split == PREDICTION or pairs:
+            return super().read_rows(rows, source, split)
+        records = ((r.line, r.values) for r in rows)
+        documents = documents_from_rows(records, source, text_field=opts.text_field, on_error=opts.on_error)
+        if not documents:
+            raise DataError(source, None, f"no text found: no row holds a non-empty {opts.text_field!r} string")
+        return self._pairs(documents, source, split)
+
+    def _pairs(self, documents: list[Document], source: str, split: str) -> list[PairExample]:
+        """IsNext / NotNext pairs drawn from the documents (seeded: the run's seed for
+        training, ``head.eval_seed`` otherwise)."""
+        documents = held_out(documents, source, split, self.settings.data)
         seed = self.settings.seed if split == "train" else self.settings.head.eval_seed
         try:
             pairs = sentence_pairs([d.sentences() for d in documents], seed=seed)
         except ValueError as exc:
             raise DataError(
-                path, None,
+                source, None,
                 f"data.{split}: {exc}: NotNext sentences come from another document of the same split "
                 "(hold out at least 2 documents, e.g. data.validation_documents: 2)",
             ) from None

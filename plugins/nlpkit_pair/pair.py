@@ -22,6 +22,8 @@ from nlpkit_pair.common import LabelMapOption, ScoredHead, map_label, scored_lab
 TEXT_A_NAMES = ("text_a", "sentence1", "#1 String", "question1", "premise", "sentence_a")
 TEXT_B_NAMES = ("text_b", "sentence2", "#2 String", "question2", "hypothesis", "sentence_b")
 PAIR_LABEL_NAMES = (*LABEL_NAMES, "Quality", "gold_label", "score")
+PAIR_ROW_KEYS = ("text_a", "text_b", "label", "id")
+"""What a table's row holds (``data.columns`` maps the data's names to these)."""
 
 
 @dataclass
@@ -69,7 +71,7 @@ class PairInputs:
         given = tuple(c for c in (opts.text_a_column, opts.text_b_column, opts.label_column) if c is not None)
         return given + TEXT_A_NAMES + TEXT_B_NAMES + PAIR_LABEL_NAMES
 
-    def example(self, record: Record, path: Path, parse_label: ParseLabel) -> PairExample:
+    def example(self, record: Record, path: str | Path, parse_label: ParseLabel) -> PairExample:
         opts = self.options
         text_a = self.text(record, path, "text_a", opts.text_a_column, TEXT_A_NAMES, 1)
         text_b = self.text(record, path, "text_b", opts.text_b_column, TEXT_B_NAMES, 2)
@@ -78,7 +80,7 @@ class PairInputs:
         return PairExample(text_a, text_b, label, _as_id(record.values.get("id")), record.line)
 
     def text(
-        self, record: Record, path: Path, what: str, given: Column | None, names: Sequence[str], index: int
+        self, record: Record, path: str | Path, what: str, given: Column | None, names: Sequence[str], index: int
     ) -> str:
         """The text ``what`` of a row; a file without its column stops the reading."""
         column = find_column(record, given, names, index)
@@ -175,6 +177,7 @@ class PairTask(SequenceTask[PairExample]):
     DataOptions: ClassVar[type[DataSection]] = PairData
     HeadOptions: ClassVar[type[HeadSection]] = ScoredHead
     monitor: ClassVar[str] = "accuracy"
+    row_keys: ClassVar[tuple[str, ...]] = PAIR_ROW_KEYS
 
     def __init__(self, settings: TaskSettings) -> None:
         data = cast(PairData, settings.data)

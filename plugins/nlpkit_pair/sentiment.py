@@ -10,7 +10,7 @@ from nlpkit.task import Feature, TaskSettings
 from nlpkit_classification.labels import ClassLabels, label_order, spread
 from nlpkit_classification.sequence import SequenceTask
 from nlpkit_classification.task import ClassificationData, TextExample
-from nlpkit_classification.texts import TextInputs
+from nlpkit_classification.texts import ROW_KEYS, TextInputs
 from nlpkit_pair.common import LabelMapOption, ScoredHead, map_label, scored_labels
 
 # Label words in polarity order; labels outside this list keep numeric/alphabetic order.
@@ -32,6 +32,7 @@ class SentimentTask(SequenceTask[TextExample]):
     DataOptions: ClassVar[type[DataSection]] = SentimentData
     HeadOptions: ClassVar[type[HeadSection]] = ScoredHead
     monitor: ClassVar[str] = "accuracy"
+    row_keys: ClassVar[tuple[str, ...]] = ROW_KEYS
 
     def __init__(self, settings: TaskSettings) -> None:
         data = cast(SentimentData, settings.data)

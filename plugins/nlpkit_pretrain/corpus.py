@@ -4,7 +4,7 @@ Public, torch-free helpers shared by ``task: pretrain`` and ``task: nsp``:
 
 - :func:`read_documents`: plain-text files (documents separated by blank lines or by
   WikiText ``" = Title = "`` lines, CRLF handled) or JSONL ``{"text": ...}`` records,
-  from one file or a directory of files;
+  from one file or a directory of files; :func:`documents_from_rows`: a table's rows;
 - :func:`split_sentences`: a rule-based sentence splitter (Latin and CJK punctuation);
 - :func:`sentence_pairs`: IsNext / NotNext pairs of sentences, 50/50 and seeded, a
   NotNext sentence always drawn from another document;
@@ -18,7 +18,7 @@ import random
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Generic, Iterator, Literal, Sequence, TypeVar
+from typing import Any, Generic, Iterable, Iterator, Literal, Mapping, Sequence, TypeVar
 
 from nlpkit.errors import DataError, RowErrors
 from nlpkit.jsonl import json_objects
@@ -79,14 +79,16 @@ def read_documents(
     text_field: str = "text",
     encoding: str = "utf-8-sig",
     on_error: Literal["raise", "skip"] = "raise",
+    columns: Mapping[str, str] | None = None,
 ) -> list[Document]:
     """Read every document of a file or of a folder of files.
 
     ``format="auto"`` reads ``.jsonl``/``.json`` files as JSON lines (one document per
-    record, its ``text_field``; newlines inside separate paragraphs) and anything else
-    as plain text. Plain-text documents end at ``boundary``: ``title`` (WikiText
-    ``" = Title = "`` lines start a new document), ``blank_line``, ``line`` (one
-    document per line), or ``auto`` (titles if the file has any, else blank lines).
+    record, its ``text_field``; newlines inside separate paragraphs; ``columns``, the
+    recipe's ``data.columns``, renames keys) and anything else as plain text. Plain-text
+    documents end at ``boundary``: ``title`` (WikiText ``" = Title = "`` lines start a
+    new document), ``blank_line``, ``line`` (one document per line), or ``auto`` (titles
+    if the file has any, else blank lines).
     """
     documents: list[Document] = []
     for file in corpus_files(path):
@@ -94,7 +96,7 @@ def read_documents(
         if fmt == "auto":
             fmt = "jsonl" if file.suffix.lower() in _JSONL_SUFFIXES else "text"
         if fmt == "jsonl":
-            documents.extend(_read_jsonl(file, text_field, encoding, on_error))
+            documents.extend(_read_jsonl(file, text_field, encoding, on_error, columns))
         else:
             documents.extend(_read_text(file, boundary, encoding))
     return documents
@@ -187,11 +189,28 @@ def _is_heading(line: str) -> bool:
     return line.startswith("= = ") and line.endswith(" = =")
 
 
-def _read_jsonl(path: Path, text_field: str, encoding: str, on_error: str) -> Iterator[Document]:
+def _read_jsonl(
+    path: Path, text_field: str, encoding: str, on_error: str, columns: Mapping[str, str] | None
+) -> Iterator[Document]:
     """One document per JSON object; a bad line is raised, or skipped and counted
     (``on_error="skip"``: logged once the file is read)."""
     errors = RowErrors(path, on_error)
-    for number, record in json_objects(_lines(path, encoding), errors, f"a JSON object with a {text_field!r} key"):
+    objects = json_objects(_lines(path, encoding), errors, f"a JSON object with a {text_field!r} key", columns)
+    yield from _documents(objects, str(path), text_field, errors)
+
+
+def documents_from_rows(
+    rows: Iterable[tuple[int, dict[str, Any]]], source: str, *, text_field: str = "text", on_error: str = "raise"
+) -> list[Document]:
+    """One document per row of a table (``(index, values)``): its ``text_field``, whose
+    lines are its paragraphs, and its ``title`` if it has one."""
+    return list(_documents(rows, source, text_field, RowErrors(source, on_error, unit="row")))
+
+
+def _documents(
+    rows: Iterable[tuple[int, dict[str, Any]]], source: str, text_field: str, errors: RowErrors
+) -> Iterator[Document]:
+    for number, record in rows:
         text = record.get(text_field)
         if text_field not in record:
             keys = ", ".join(repr(k) for k in record) or "none"
@@ -203,7 +222,7 @@ def _read_jsonl(path: Path, text_field: str, encoding: str, on_error: str) -> It
         paragraphs = [p.strip() for p in text.splitlines() if p.strip()]
         if paragraphs:
             title = record.get("title") if isinstance(record.get("title"), str) else None
-            yield Document(paragraphs, str(path), number, title)
+            yield Document(paragraphs, source, number, title)
     errors.report()
 
 

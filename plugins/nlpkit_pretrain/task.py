@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Literal, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Iterator, Literal, Sequence
 
 from pydantic import Field, field_validator, model_validator
 
 from nlpkit.errors import DataError, NlpkitError
+from nlpkit.readers import Record
 from nlpkit.recipe import DataSection, HeadSection
 from nlpkit.task import Counts, Feature, Task
-from nlpkit_pretrain.corpus import Document, no_text, read_documents, segment_pairs
+from nlpkit_pretrain.corpus import Document, documents_from_rows, no_text, read_documents, segment_pairs
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -93,12 +94,26 @@ class PretrainHeadOptions(HeadSection):
         return value
 
 
+def held_out(documents: list[Document], source: str, split: str, data: CorpusOptions) -> list[Document]:
+    """``data.validation_documents`` of ``data.train`` (seeded by ``data.split_seed``):
+    the held-out documents for the validation split, the others for training."""
+    count = data.validation_documents
+    if not (count and data.train and Path(source).resolve() == Path(data.train).resolve()):
+        return documents
+    if count >= len(documents):
+        raise DataError(source, None, f"data.validation_documents = {count}, but the file has {len(documents)} documents")
+    chosen = set(random.Random(data.split_seed).sample(range(len(documents)), count))
+    keep_held_out = split != "train"
+    return [d for i, d in enumerate(documents) if (i in chosen) == keep_held_out]
+
+
 class PretrainTask(Task[Document]):
     name: ClassVar[str] = "pretrain"
     DataOptions = PretrainDataOptions
     HeadOptions = PretrainHeadOptions
     monitor: ClassVar[str] = "perplexity"
     monitor_mode: ClassVar[str] = "min"
+    row_keys: ClassVar[tuple[str, ...]] = ("text", "title")
     batch_keys: ClassVar[tuple[str, ...]] = (
         "input_ids", "token_type_ids", "attention_mask", "special_tokens_mask", "word_starts", "example_id",
         "next_sentence_label",
@@ -121,19 +136,19 @@ class PretrainTask(Task[Document]):
             text_field=data.text_field,
             encoding=data.encoding,
             on_error=data.on_error,
+            columns=data.columns,
         )
         if not documents:
             raise no_text(path, format=data.format, text_field=data.text_field, encoding=data.encoding)
-        held_out = data.validation_documents
-        if held_out and data.train and Path(path).resolve() == Path(data.train).resolve():
-            if held_out >= len(documents):
-                raise DataError(
-                    path, None, f"data.validation_documents = {held_out}, but the file has {len(documents)} documents"
-                )
-            chosen = set(random.Random(data.split_seed).sample(range(len(documents)), held_out))
-            keep_held_out = split != "train"
-            documents = [d for i, d in enumerate(documents) if (i in chosen) == keep_held_out]
-        return documents
+        return held_out(documents, str(path), split, data)
+
+    def read_rows(self, rows: Iterable[Record], source: str, split: str) -> list[Document]:
+        data = self.settings.data
+        records = ((r.line, r.values) for r in rows)
+        documents = documents_from_rows(records, source, text_field=data.text_field, on_error=data.on_error)
+        if not documents:
+            raise DataError(source, None, f"no text found: no row holds a non-empty {data.text_field!r} string")
+        return held_out(documents, source, split, data)
 
     def examples_from_inputs(self, inputs: Sequence[Any]) -> list[Document]:
         """Strings or ``{"text": ...}`` mappings: each one a document to score."""

@@ -14,8 +14,9 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
+from nlpkit.columns import rename_columns
 from nlpkit.errors import DataError
 from nlpkit_qa.cmrc_format import Located, cmrc_rows, find_all, is_cmrc
 
@@ -62,7 +63,7 @@ class UnanswerableQuestion(DataError):
 
 
 def check_answer(
-    who: str, context: str, text: str, start: Any, path: Path, line: int | None, report: ReadReport
+    who: str, context: str, text: str, start: Any, path: str | Path, line: int | None, report: ReadReport
 ) -> Answer:
     """An answer whose start points at its text; repairs a unique misplaced one.
     ``who`` names the question in messages: "question ID", after its JSON path in SQuAD JSON."""
@@ -80,7 +81,8 @@ def check_answer(
 
 
 def read_qa(
-    path: str | Path, *, encoding: str = "utf-8-sig", on_error: str = "raise", unanswerable: bool = True
+    path: str | Path, *, encoding: str = "utf-8-sig", on_error: str = "raise", unanswerable: bool = True,
+    columns: Mapping[str, str] | None = None,
 ) -> tuple[list[QAExample], ReadReport]:
     """Read SQuAD JSON (``data[].paragraphs[].qas[]``), CMRC 2018 JSON (a list of passages)
     or JSONL, told apart by content.
@@ -89,7 +91,8 @@ def read_qa(
     its questions) raises a :class:`DataError` naming its line (JSONL) or its JSON path
     (``data[0].paragraphs[1].qas[2]``), or with ``on_error="skip"`` is counted and dropped.
     With ``unanswerable=False`` (SQuAD v1.1) a question without an answer is such a bad
-    row too (an :class:`UnanswerableQuestion`, counted apart when skipped).
+    row too (an :class:`UnanswerableQuestion`, counted apart when skipped). ``columns``
+    (``data.columns``) renames the keys of JSONL rows.
     """
     path = Path(path)
     text = path.read_text(encoding=encoding)
@@ -113,8 +116,28 @@ def read_qa(
             got += ", and not a CMRC 2018 list of passages with 'context_text'"
         raise DataError(path, None, f"a SQuAD JSON file is an object with a 'data' list of articles, got {got}")
     else:
-        rows = _jsonl_rows(text, path)
+        rows = _jsonl_rows(text, path, columns)
 
+    return _examples(rows, path, on_error, unanswerable, report), report
+
+
+def read_qa_rows(
+    records: Iterable[tuple[int, Any]], source: str, *, on_error: str = "raise", unanswerable: bool = True
+) -> tuple[list[QAExample], ReadReport]:
+    """A table's rows (``(index, values)``), each a question as a JSONL line holds it:
+    ``id``, ``question``, ``context``, ``answers`` (``{text: [...], answer_start: [...]}``,
+    as in the Hub's SQuAD, or a list of ``{text, answer_start}``), ``is_impossible``."""
+    report = ReadReport()
+    rows = ((line, None, _object(values, source, line)) for line, values in records)
+    return _examples(rows, source, on_error, unanswerable, report), report
+
+
+def _examples(
+    rows: Iterable[tuple[int | None, str | None, dict[str, Any] | DataError]],
+    path: str | Path, on_error: str, unanswerable: bool, report: ReadReport,
+) -> list[QAExample]:
+    """The questions of ``rows``; a bad one (or a repeated id) raises, or is counted and
+    dropped with ``on_error="skip"``."""
     examples: list[QAExample] = []
     seen: Counter[str] = Counter()
     for line, where, row in rows:
@@ -135,7 +158,7 @@ def read_qa(
             report.problems.append(str(exc))
             continue
         examples.append(example)
-    return examples, report
+    return examples
 
 
 def looks_like_squad(lines: Sequence[str]) -> bool:
@@ -237,7 +260,9 @@ def _squad_rows(
                 }
 
 
-def _jsonl_rows(text: str, path: Path) -> Iterator[tuple[int | None, str | None, dict[str, Any] | DataError]]:
+def _jsonl_rows(
+    text: str, path: Path, columns: Mapping[str, str] | None
+) -> Iterator[tuple[int | None, str | None, dict[str, Any] | DataError]]:
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -246,16 +271,17 @@ def _jsonl_rows(text: str, path: Path) -> Iterator[tuple[int | None, str | None,
         except json.JSONDecodeError as exc:
             yield number, None, DataError(path, number, f"not valid JSON: {exc.msg} (column {exc.colno})")
             continue
-        if not isinstance(row, dict):
-            yield number, None, DataError(
-                path, number, f"expected a JSON object with id, question, context, answers, got {_kind(row)}"
-            )
-            continue
-        yield number, None, row
+        yield number, None, _object(rename_columns(row, columns) if isinstance(row, dict) else row, path, number)
+
+
+def _object(row: Any, path: str | Path, line: int) -> dict[str, Any] | DataError:
+    if isinstance(row, dict):
+        return row
+    return DataError(path, line, f"expected a JSON object with id, question, context, answers, got {_kind(row)}")
 
 
 def _example(
-    row: dict[str, Any], path: Path, line: int | None, report: ReadReport, where: str | None = None,
+    row: dict[str, Any], path: str | Path, line: int | None, report: ReadReport, where: str | None = None,
     unanswerable: bool = True,
 ) -> QAExample:
     """``where``: the question's JSON path in SQuAD JSON (``line`` is None there)."""

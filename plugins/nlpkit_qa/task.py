@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Iterator, Literal, Se
 from pydantic import Field, field_validator, model_validator
 
 from nlpkit.errors import NlpkitError, RecipeError
+from nlpkit.readers import Record
 from nlpkit.recipe import DataSection, HeadSection, Recipe
 from nlpkit.task import PREDICTION, Counts, ExplainTarget, Feature, Logits, Task, TaskSettings, text_list, text_object
 
-from nlpkit_qa.readers import QAExample, looks_like_squad, read_qa
+from nlpkit_qa.readers import QAExample, ReadReport, looks_like_squad, read_qa, read_qa_rows
 
 if TYPE_CHECKING:  # pragma: no cover
     import evaluate
@@ -114,6 +115,7 @@ class QATask(Task[QAExample]):
         "input_ids", "attention_mask", "token_type_ids", "start_positions", "end_positions", "example_id"
     )
     prediction_formats: ClassVar[tuple[str, ...]] = ("jsonl", "squad")
+    row_keys: ClassVar[tuple[str, ...]] = ("id", "question", "context", "answers", "is_impossible")
 
     def __init__(self, settings: TaskSettings) -> None:
         super().__init__(settings)
@@ -146,9 +148,26 @@ class QATask(Task[QAExample]):
     # -- reading -------------------------------------------------------------------
     def read(self, path: Path, split: str) -> list[QAExample]:
         data = self.settings.data
+        unanswerable = self._unanswerable(split)
+        examples, report = read_qa(
+            path, encoding=data.encoding, on_error=data.on_error, unanswerable=unanswerable, columns=data.columns
+        )
+        self._say(report, split)
+        return examples
+
+    def read_rows(self, rows: Iterable[Record], source: str, split: str) -> list[QAExample]:
+        records = ((r.line, r.values) for r in rows)
+        on_error, unanswerable = self.settings.data.on_error, self._unanswerable(split)
+        examples, report = read_qa_rows(records, source, on_error=on_error, unanswerable=unanswerable)
+        self._say(report, split)
+        return examples
+
+    def _unanswerable(self, split: str) -> bool:
         # Questions to predict need no answers; a v1.1 run reads them as unanswered, not as bad rows.
-        unanswerable = self.squad_v2 or split == PREDICTION
-        examples, report = read_qa(path, encoding=data.encoding, on_error=data.on_error, unanswerable=unanswerable)
+        return self.squad_v2 or split == PREDICTION
+
+    def _say(self, report: ReadReport, split: str) -> None:
+        """Log what reading did besides returning examples (repairs, skips)."""
         if report.repaired:
             log.warning(
                 "data.%s: %d answer_start values did not point at their answer text and were repaired "
@@ -171,7 +190,6 @@ class QATask(Task[QAExample]):
                 "data.%s: skipped %d unanswerable questions (data.squad_v2 is false; data.on_error: skip), e.g. %s",
                 split, len(report.unanswerable), report.unanswerable[0],
             )
-        return examples
 
     def examples_from_inputs(self, inputs: Sequence[Any]) -> list[QAExample]:
         """``{"question", "context"[, "id"]}`` dicts or ``(question, context)`` pairs."""

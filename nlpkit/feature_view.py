@@ -1,0 +1,158 @@
+"""A feature store read in place: :class:`MappedFeatures` is the sequence of a split's
+features whose rows stay in the memory-mapped store until a batch asks for them.
+
+A store (:mod:`nlpkit.feature_cache`) keeps each key's values as a few flat arrays; the
+view opens the file with safetensors, which maps it into memory, checks every array's
+type and shape against the header as :func:`~nlpkit.feature_cache.load_features` does,
+and keeps in RAM only what finding a row needs: each list column's row offsets (8 bytes
+a feature) and the presence masks of keys that some features lack. ``view[i]`` reads
+row ``i``'s slices and gives the same dict ``load_features`` would, so the tasks, the
+samplers and the loaders see a sequence like any other. The operating system pages the
+arrays in and out: a split's features need not fit in memory.
+
+A store replaced while a view is open (another run writing the same key) or deleted
+(``nlpkit cache clear``) stays readable through the view: the mapped file lives on
+until the view is closed. A view is pickled as its path and key (DataLoader workers
+open their own).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator, Sequence, overload
+
+import numpy as np
+
+from nlpkit.feature_cache import CacheFormatError, normalised, read_header, stored_dtypes, values_of
+from nlpkit.task import Feature
+
+_SAFETENSORS_DTYPES = {
+    "BOOL": np.bool_, "U8": np.uint8, "I8": np.int8, "I16": np.int16, "I32": np.int32, "I64": np.int64,
+    "F64": np.float64,
+}
+
+
+class MappedFeatures(Sequence[Feature]):
+    """The features of the store at ``path`` written for cache key ``key``, row by row.
+    Raises :class:`~nlpkit.feature_cache.CacheFormatError` for a file that is not such a
+    store (damaged, foreign, another key's), and OSError when it cannot be read."""
+
+    def __init__(self, path: str | Path, key: str) -> None:
+        self.path = Path(path)
+        self.key = key
+        self._open()
+
+    def _open(self) -> None:
+        from safetensors import SafetensorError, safe_open
+
+        try:
+            self._handle = safe_open(str(self.path), framework="numpy")
+            self._count, specs = read_header(self._handle.metadata(), self.key)
+            parts: dict[str, dict[str, Any]] = {}
+            for tensor in self._handle.keys():  # "<column index>.<part>"
+                column, _, part = tensor.partition(".")
+                parts.setdefault(column, {})[part] = self._handle.get_slice(tensor)
+            self._columns = [_Column(spec, parts.get(str(i), {}), self._count) for i, spec in enumerate(specs)]
+        except SafetensorError as exc:
+            raise CacheFormatError(f"not a safetensors file ({exc})") from None
+        except (KeyError, TypeError, ValueError, IndexError, UnicodeDecodeError) as exc:
+            raise CacheFormatError(f"malformed feature store ({type(exc).__name__}: {exc})") from None
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> Feature: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Feature]: ...
+    def __getitem__(self, index: int | slice) -> Feature | list[Feature]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._count))]
+        if not -self._count <= index < self._count:
+            raise IndexError(f"feature {index} of {self._count}")
+        row = index % self._count
+        feature: Feature = {}
+        for column in self._columns:
+            column.put(feature, row)
+        return feature
+
+    def __iter__(self) -> Iterator[Feature]:
+        return (self[i] for i in range(self._count))
+
+    def lengths(self, key: str) -> list[int]:
+        """The length of every feature's ``key`` list, from the offsets alone (the
+        samplers group batches by ``input_ids`` length without reading a row)."""
+        column = next((c for c in self._columns if c.name == key), None)
+        if column is None or column.offsets is None or column.mask is not None:
+            return [len(feature[key]) for feature in self]
+        return np.diff(column.offsets).tolist()
+
+    def __reduce__(self) -> tuple[Any, tuple[Path, str]]:
+        return MappedFeatures, (self.path, self.key)
+
+
+class _Column:
+    """One key of the store: where each row's value lies, read on demand."""
+
+    def __init__(self, spec: dict[str, Any], slices: dict[str, Any], count: int) -> None:
+        name = spec["key"]
+        if type(name) is not str:
+            raise CacheFormatError("a column without a string key")
+        self.name, self.kind = name, spec["kind"]
+        self.mask: np.ndarray | None = None
+        self.rank: np.ndarray | None = None
+        self.offsets: np.ndarray | None = None
+        self.json: list[Any] | None = None
+        rows = count
+        if "present" in slices:
+            self.mask = _read(slices["present"], (np.dtype(np.bool_),), (count,), name)
+            self.rank = np.cumsum(self.mask) - 1  # a row's place among the rows that have the key
+            rows = int(self.mask.sum())
+        if self.kind == "json":  # not in built-in features: parsed once, kept
+            self.json = values_of(spec, {"json": _read(slices["json"], (np.dtype(np.uint8),), None, name)}, rows)
+            return
+        self.values = slices["values"]
+        dtypes = stored_dtypes(spec["dtype"])
+        if self.kind == "scalar":
+            _check(self.values, dtypes, (rows,), name)
+            return
+        lengths = _read(slices["lengths"], (np.dtype(np.int64),), (rows,), name)
+        if (lengths < 0).any():
+            raise CacheFormatError(f"{name}: negative lengths")
+        self.offsets = np.concatenate([[0], np.cumsum(lengths)])
+        total = int(self.offsets[-1])
+        if self.kind == "list":
+            _check(self.values, dtypes, (total,), name)
+        elif self.kind == "rows":
+            _check(self.values, dtypes, (total, int(spec["width"])), name)
+        else:
+            raise CacheFormatError(f"{name}: unknown column kind {self.kind!r}")
+
+    def put(self, feature: Feature, row: int) -> None:
+        """Set this key's value of ``row`` in ``feature`` (if the row has the key)."""
+        if self.mask is not None:
+            if not self.mask[row]:
+                return
+            row = int(self.rank[row])  # type: ignore[index]
+        if self.json is not None:
+            feature[self.name] = normalised(self.json[row])  # a fresh copy: callers may change it
+        elif self.offsets is None:
+            feature[self.name] = self.values[row : row + 1].tolist()[0]
+        else:
+            start, end = int(self.offsets[row]), int(self.offsets[row + 1])
+            # safetensors refuses an empty slice at the end of an array
+            feature[self.name] = self.values[start:end].tolist() if end > start else []
+
+
+def _check(part: Any, dtypes: Sequence[np.dtype], shape: tuple[int, ...], name: str) -> None:
+    dtype = _SAFETENSORS_DTYPES.get(part.get_dtype())
+    found = tuple(part.get_shape())
+    if dtype is None or np.dtype(dtype) not in dtypes or found != shape:
+        expected = "/".join(t.name for t in dtypes)
+        raise CacheFormatError(f"{name}: expected {expected} {shape}, found {part.get_dtype()} {found}")
+
+
+def _read(part: Any, dtypes: Sequence[np.dtype], shape: tuple[int, ...] | None, name: str) -> np.ndarray:
+    """A whole (small) array of the store, checked; ``shape`` None: any 1-d length."""
+    _check(part, dtypes, shape if shape is not None else tuple(part.get_shape())[:1], name)
+    return part[:]
