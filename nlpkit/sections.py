@@ -213,6 +213,10 @@ class OutputSection(Section):
     dir: str = Field("runs/{task}", description="Run directory; {task} is replaced.")
     save_predictions: bool = Field(True, description="Write predictions of validation and test.")
     keep_checkpoints: bool = Field(False, description="Keep Lightning checkpoints after the run.")
+    report: bool = Field(
+        True, description="Draw learning_curve.png and write report.html at the end of the run (their "
+        "figures take a second or two; `nlpkit report RUN` writes the report later).",
+    )
 
 
 class DistillSection(Section):

@@ -134,9 +134,10 @@ def _run(recipe: Recipe, run_dir: RunDir, given: Mapping[str, Any], *, resume: b
     if module.monitor is not None:
         metrics["training"]["monitor"] = {"name": module.monitor.name, "mode": module.monitor.mode}
     rundir.write_json(run_dir.metrics, metrics)
-    save_learning_curve(run_dir, module.monitor)
-    if recipe.output.save_predictions and ("validation" in metrics or "test" in metrics):
-        _write_report(run_dir)  # it reads the saved predictions of a labelled split
+    if recipe.output.report:
+        save_learning_curve(run_dir, module.monitor)
+        if recipe.output.save_predictions and ("validation" in metrics or "test" in metrics):
+            _write_report(run_dir)  # it reads the saved predictions of a labelled split
     if not recipe.output.keep_checkpoints:
         shutil.rmtree(run_dir.checkpoints, ignore_errors=True)
     log.info("run directory: %s", run_dir.path)

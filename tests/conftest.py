@@ -101,9 +101,10 @@ def write_sentiment_tsv(path: Path, n: int, seed: int, header: bool = True) -> P
     return path
 
 
-def train_tiny_classifier(root: Path, encoder: Path) -> Path:
+def train_tiny_classifier(root: Path, encoder: Path, report: bool = False) -> Path:
     """One tiny classification run (24 training sentences, one epoch) under ``root``; its
-    run directory. For module-scoped fixtures of tests that load or damage a finished run."""
+    run directory. For module-scoped fixtures of tests that load or damage a finished run.
+    No report unless asked: its figures take longer than the tiny training."""
     import nlpkit
 
     recipe = {
@@ -112,7 +113,7 @@ def train_tiny_classifier(root: Path, encoder: Path) -> Path:
         "data": {"train": str(write_sentiment_tsv(root / "train.tsv", 24, seed=1)),
                  "validation": str(write_sentiment_tsv(root / "dev.tsv", 8, seed=2))},
         "train": {"epochs": 1, "batch_size": 8, "lr": 1e-3, "precision": "32", "seed": 7},
-        "output": {"dir": str(root / "run")},
+        "output": {"dir": str(root / "run"), "report": report},
     }
     return nlpkit.run(recipe).run_dir
 
@@ -142,7 +143,7 @@ def classification_recipe(tiny_encoder: Path, sentiment_files: dict[str, Path], 
             "test": str(sentiment_files["validation"]),
         },
         "train": {"epochs": 2, "batch_size": 8, "lr": 1e-3, "precision": "32", "seed": 7},
-        "output": {"dir": str(tmp_path / "run")},
+        "output": {"dir": str(tmp_path / "run"), "report": False},  # tests/test_report.py covers it
     }
 
 

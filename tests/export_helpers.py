@@ -24,7 +24,7 @@ def tiny_run(out: Path, encoder: Path, task: str, data: dict[str, Any], head: di
         "head": head or {},
         "train": {"epochs": epochs, "batch_size": 8, "lr": 1e-3, "precision": "32", "seed": 7},
         "trainer": {"enable_progress_bar": False},
-        "output": {"dir": str(out)},
+        "output": {"dir": str(out), "report": False},
     }
     return nlpkit.run(recipe).run_dir
 

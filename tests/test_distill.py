@@ -37,7 +37,7 @@ def student_recipe(root: Path, encoder: Path, teacher: Path, **distill: object) 
         "train": {"epochs": 1, "batch_size": 8, "lr": 1e-3, "precision": "32", "seed": 7},
         "trainer": {"enable_progress_bar": False},
         "distill": {"teacher": str(teacher), **distill},
-        "output": {"dir": str(root / "student")},
+        "output": {"dir": str(root / "student"), "report": False},
     }
 
 

@@ -265,7 +265,7 @@ def test_a_warm_cache_scores_as_no_cache(tiny_encoder: Path, tmp_path: Path) -> 
         "data": {"train": str(train), "validation": str(dev), "window_overlap": 4, "max_question_length": 10,
                  "cache_dir": str(tmp_path / "cache")},
         "train": {"epochs": 1, "batch_size": 8, "lr": 1e-3, "precision": "32", "seed": 3},
-        "output": {"dir": str(tmp_path / "run")},
+        "output": {"dir": str(tmp_path / "run"), "report": False},
     }
     uncached = nlpkit.run({**recipe_dict, "data": {**recipe_dict["data"], "cache": False}})
     recipe, task, splits, tokenizer = prepared(recipe_dict)

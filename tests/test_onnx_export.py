@@ -82,7 +82,7 @@ class Runs:
         recipe["data"]["cache"] = False
         max_length = 12 if family == "ner" else 48  # NER: long sentences go into windows
         return recipe | {"encoder": {"name": str(self.encoder), "max_length": max_length}, "train": TRAIN,
-                         "trainer": QUIET, "output": {"dir": str(folder / "run")}}
+                         "trainer": QUIET, "output": {"dir": str(folder / "run"), "report": False}}
 
 
 class Exports(dict):  # type: ignore[type-arg]

@@ -31,7 +31,7 @@ def view(run_dir: Path, split: str = "validation") -> dict:
 
 @pytest.fixture(scope="module")
 def classifier(tiny_encoder: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return train_tiny_classifier(tmp_path_factory.mktemp("report-classifier"), tiny_encoder)
+    return train_tiny_classifier(tmp_path_factory.mktemp("report-classifier"), tiny_encoder, report=True)
 
 
 def test_every_run_writes_a_self_contained_report(classifier: Path) -> None:
@@ -92,6 +92,7 @@ def test_nlpkit_report_says_what_is_missing(classifier: Path, tmp_path: Path) ->
 def test_a_run_without_saved_predictions_has_no_report(classification_recipe: dict) -> None:
     classification_recipe["train"]["epochs"] = 1
     classification_recipe["output"]["save_predictions"] = False
+    classification_recipe["output"]["report"] = True
     run_dir = nlpkit.run(classification_recipe).run_dir
     assert not (run_dir / "report.html").exists()
     with pytest.raises(RunDirError, match=r"validation\.jsonl is missing: the report reads the run's predictions"):

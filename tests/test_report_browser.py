@@ -42,7 +42,7 @@ def visit(page_path: Path, screenshot: Path) -> tuple[list[str], list[str], list
 
 @pytest.fixture(scope="module")
 def run_dir(tiny_encoder: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return train_tiny_classifier(tmp_path_factory.mktemp("browser"), tiny_encoder)
+    return train_tiny_classifier(tmp_path_factory.mktemp("browser"), tiny_encoder, report=True)
 
 
 def test_the_report_loads_offline_without_errors_and_is_screenshotted(run_dir: Path, tmp_path: Path) -> None:

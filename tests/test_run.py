@@ -13,9 +13,10 @@ from nlpkit.errors import RecipeError, RunDirError
 
 
 def test_run_writes_a_complete_run_directory(classification_recipe: dict) -> None:
+    classification_recipe["output"]["report"] = True
     result = nlpkit.run(classification_recipe)
     out = result.run_dir
-    for name in ("recipe.yaml", "metrics.json", "train.log", "learning_curve.png", "logs/metrics.csv",
+    for name in ("recipe.yaml", "metrics.json", "train.log", "learning_curve.png", "report.html", "logs/metrics.csv",
                  "predictions/validation.jsonl", "predictions/test.jsonl",
                  "model/model.safetensors", "model/head.safetensors", "model/task.json", "model/tokenizer.json"):
         assert (out / name).is_file(), name
@@ -73,7 +74,7 @@ def test_the_api_takes_overrides_as_a_list_or_a_mapping_and_leaves_the_plot_back
     with pytest.raises(RecipeError, match=r"overrides are a list of 'key.sub=value' strings"):
         nlpkit.run(classification_recipe, "train.epochs=1")  # type: ignore[arg-type]
     loaded = load_recipe(classification_recipe)
-    result = nlpkit.run(loaded, {"train.epochs": 1, "output.dir": str(tmp_path / "mapped")})
+    result = nlpkit.run(loaded, {"train.epochs": 1, "output.dir": str(tmp_path / "mapped"), "output.report": True})
     assert result.run_dir == tmp_path / "mapped" and result.metrics["training"]["epochs"] == 1
     assert isinstance(result, nlpkit.RunResult) and isinstance(nlpkit.load(result.run_dir), nlpkit.Predictor)
     assert (result.run_dir / "learning_curve.png").exists() and matplotlib.get_backend() == "pdf"

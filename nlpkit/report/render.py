@@ -136,6 +136,14 @@ def mismatches(facts: RunFacts, view: dict[str, Any]) -> list[str]:
 
 
 def curves_uri(facts: RunFacts) -> str | None:
+    """The learning curves: the run's own ``learning_curve.png`` when it is as new as the
+    logs it was drawn from (drawing them again costs as much as the rest of the report),
+    else drawn now."""
+    import base64
+
+    plot, logs = facts.run.plot, facts.run.metrics_csv
+    if plot.is_file() and (not logs.is_file() or plot.stat().st_mtime >= logs.stat().st_mtime):
+        return "data:image/png;base64," + base64.b64encode(plot.read_bytes()).decode("ascii")
     curves = run_curves(facts.run)
     if curves.empty:
         return None

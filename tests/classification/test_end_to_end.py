@@ -24,7 +24,7 @@ def test_multi_label_run_predicts_label_sets(tiny_encoder: Path, tmp_path: Path)
         "data": {"train": str(tmp_path / "train.jsonl"), "validation": str(tmp_path / "train.jsonl")},
         "head": {"multi_label": True},
         "train": {"epochs": 8, "batch_size": 8, "lr": 3e-3, "precision": "32"},
-        "output": {"dir": str(tmp_path / "run")},
+        "output": {"dir": str(tmp_path / "run"), "report": False},
     })
     metrics = result.metrics["validation"]
     assert set(metrics["per_class"]) == {"film", "negative", "positive"}

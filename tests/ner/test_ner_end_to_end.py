@@ -31,7 +31,7 @@ def ner_recipe(tmp_path: Path, ner_encoder: Path) -> dict:
         },
         "train": {"epochs": 8, "batch_size": 8, "lr": 3e-3, "precision": "32", "warmup_ratio": 0.0},
         "trainer": {"enable_progress_bar": False},
-        "output": {"dir": str(tmp_path / "run")},
+        "output": {"dir": str(tmp_path / "run"), "report": False},
     }
 
 

@@ -64,7 +64,7 @@ def pair_recipe(tiny_encoder: Path, tmp_path: Path) -> dict[str, Any]:
             "validation": str(write_pairs_tsv(tmp_path / "dev.tsv", 16, seed=2)),
         },
         "train": {"epochs": 2, "batch_size": 8, "lr": 1e-3, "precision": "32", "seed": 7},
-        "output": {"dir": str(tmp_path / "run")},
+        "output": {"dir": str(tmp_path / "run"), "report": False},
     }
 
 
@@ -79,7 +79,7 @@ def rating_recipe(tiny_encoder: Path, tmp_path: Path) -> dict[str, Any]:
         },
         "head": {"type": "regression", "range": [1, 5]},
         "train": {"epochs": 8, "batch_size": 8, "lr": 1e-3, "precision": "32", "seed": 7},
-        "output": {"dir": str(tmp_path / "run")},
+        "output": {"dir": str(tmp_path / "run"), "report": False},
     }
 
 

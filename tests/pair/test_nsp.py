@@ -135,7 +135,7 @@ def test_nsp_trains_from_a_corpus_and_predicts_pairs(tiny_encoder: Path, tmp_pat
         "encoder": {"name": str(tiny_encoder), "max_length": 32},
         "data": {"train": str(corpus), "validation_documents": 2},
         "train": {"epochs": 2, "batch_size": 8, "lr": 1e-3, "precision": "32", "seed": 7},
-        "output": {"dir": str(tmp_path / "run")},
+        "output": {"dir": str(tmp_path / "run"), "report": False},
     }
     result = nlpkit.run(recipe)
     metrics = result.metrics["validation"]

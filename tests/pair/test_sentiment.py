@@ -77,7 +77,7 @@ def test_sentiment_classification_predictions_carry_label_probabilities_polarity
         "data": {"train": str(sentiment_files["train"]), "validation": str(sentiment_files["validation"]),
                  "label_map": {0: "negative", 1: "positive"}},
         "train": {"epochs": 8, "batch_size": 8, "lr": 1e-3, "precision": "32", "seed": 7},
-        "output": {"dir": str(tmp_path / "run")},
+        "output": {"dir": str(tmp_path / "run"), "report": False},
     }
     result = nlpkit.run(recipe)
     assert result.metrics["validation"]["accuracy"] >= 0.9
@@ -88,6 +88,7 @@ def test_sentiment_classification_predictions_carry_label_probabilities_polarity
 
 
 def test_rating_regression_trains_predicts_and_reloads(rating_recipe: dict) -> None:
+    rating_recipe["output"]["report"] = True
     result = nlpkit.run(rating_recipe)
     metrics = result.metrics["validation"]
     assert set(metrics) == {"pearson", "spearman", "mae", "mse"}

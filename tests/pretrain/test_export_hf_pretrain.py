@@ -24,7 +24,7 @@ def pretrain(root: Path, corpus: Path, objectives: list[str]) -> Path:
         "head": {"objectives": objectives},
         "train": {"epochs": 1, "batch_size": 8, "lr": 3e-3, "precision": "32", "seed": 7},
         "trainer": {"enable_progress_bar": False},
-        "output": {"dir": str(root / "-".join(objectives))},
+        "output": {"dir": str(root / "-".join(objectives)), "report": False},
     }).run_dir
 
 

@@ -102,7 +102,7 @@ def test_end_to_end_scratch_then_fine_tune(corpus_file: Path, tmp_path: Path, mo
             },
             "data": {"train": str(corpus_file), "validation_documents": 2},
             "train": {"epochs": 3, "batch_size": 8, "lr": 3e-3, "precision": "32", "log_every_n_steps": 1},
-            "output": {"dir": str(tmp_path / "pretrain")},
+            "output": {"dir": str(tmp_path / "pretrain"), "report": False},
         }
     )
     validation = result.metrics["validation"]
@@ -133,7 +133,7 @@ def test_end_to_end_scratch_then_fine_tune(corpus_file: Path, tmp_path: Path, mo
             "encoder": {"name": str(config.parent), "max_length": 32},
             "data": {"train": str(data), "validation": str(data)},
             "train": {"epochs": 1, "batch_size": 8, "precision": "32"},
-            "output": {"dir": str(tmp_path / "cls")},
+            "output": {"dir": str(tmp_path / "cls"), "report": False},
         }
     )
     assert fine.metrics

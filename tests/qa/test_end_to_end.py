@@ -26,7 +26,7 @@ def run_dir(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
         "data": {"train": str(train), "validation": str(dev), "window_overlap": 8, "max_question_length": 12, "cache": False},
         "train": {"epochs": 2, "batch_size": 8, "lr": 1e-3, "precision": "32"},
         "trainer": {"enable_progress_bar": False, "log_every_n_steps": 1},
-        "output": {"dir": str(root / "run")},
+        "output": {"dir": str(root / "run"), "report": False},
     }
     result = nlpkit.run(recipe)
     assert 0 <= result.metrics["validation"]["f1"] <= 100

@@ -188,7 +188,7 @@ def test_a_malformed_file_stops_the_run_with_one_line_and_exit_code_2(tmp_path: 
     bad.write_text(json.dumps({"data": [{"title": "t", "paragraphs": 3}]}))
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(json.dumps({"task": "qa", "encoder": {"name": str(tiny_model)}, "data": {"train": str(bad)},
-                                  "output": {"dir": str(tmp_path / "run")}}))
+                                  "output": {"dir": str(tmp_path / "run"), "report": False}}))
     result = CliRunner().invoke(main, ["run", str(recipe)])
     assert result.exit_code == 2, result.output
     assert result.stderr.splitlines()[-1] == (

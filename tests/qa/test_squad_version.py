@@ -70,7 +70,7 @@ def qa_run(tiny_model: Path, tmp_path: Path, **data: Any) -> tuple[dict[str, Any
         "data": {"train": str(train), "validation": str(dev), "window_overlap": 8, "max_question_length": 12,
                  "cache": False, **data},
         "train": {"epochs": 1, "batch_size": 8, "lr": 1e-3, "precision": "32"},
-        "output": {"dir": str(tmp_path / "run")},
+        "output": {"dir": str(tmp_path / "run"), "report": False},
     })
     return result.metrics["validation"], (result.run_dir / "train.log").read_text(encoding="utf-8")
 
