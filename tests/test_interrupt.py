@@ -119,6 +119,10 @@ CTRL_C_WHILE_TOKENIZING = textwrap.dedent(
     import os, signal, sys
     import nlpkit.cli, nlpkit.data as d
 
+    # Ctrl-C in a terminal: Python's own handler, even where this test runs in a
+    # background job (which starts with SIGINT ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
     def ctrl_c(*args, **kwargs):
         os.kill(os.getpid(), signal.SIGINT)
 
