@@ -9,12 +9,9 @@ import pytest
 
 import nlpkit
 
-from ..conftest import REPO, SHARED_DATA, needs_data, recipe_splits
+from ..conftest import REPO, needs_data, recipe_splits
 
-pytestmark = [
-    pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"no shared data at {SHARED_DATA}"),
-    pytest.mark.usefixtures("shared_data_env"),
-]
+pytestmark = pytest.mark.usefixtures("shared_data_env")  # each test skips without its data set (needs_data)
 
 
 @pytest.mark.slow  # reads a whole data set: seconds

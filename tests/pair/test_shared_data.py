@@ -7,12 +7,9 @@ from collections import Counter
 import pytest
 
 
-from ..conftest import SHARED_DATA, needs_data, recipe_splits
+from ..conftest import needs_data, recipe_splits
 
-pytestmark = [
-    pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"no shared data at {SHARED_DATA}"),
-    pytest.mark.usefixtures("shared_data_env"),
-]
+pytestmark = pytest.mark.usefixtures("shared_data_env")  # each test skips without its data set (needs_data)
 
 
 @needs_data("mrpc")
