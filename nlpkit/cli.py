@@ -400,6 +400,42 @@ def check(recipe_path: Path, overrides: tuple[str, ...]) -> None:
         click.echo("note: no data.train, so `nlpkit run` cannot train it; `nlpkit evaluate --recipe` can use it")
 
 
+@recipe.command()
+@click.argument("recipe_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("overrides", nargs=-1)
+@click.option("--split", type=click.Choice(["train", "validation", "test"]), default="train", show_default=True,
+              help="The split whose texts are written, after the recipe's limits and held-out parts.")
+@click.option("--output", "output_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write here instead of standard output.")
+def texts(recipe_path: Path, overrides: tuple[str, ...], split: str, output_path: Path | None) -> None:
+    """Write the raw texts of RECIPE's data, one a line: the text a pre-training run
+    adapts the encoder to before fine-tuning (docs/tasks/pretrain.md). The training split
+    is the one the recipe trains on, so a held-out part never reaches it."""
+    from nlpkit.data import read_splits
+    from nlpkit.plugins import get_task
+    from nlpkit.recipe import load_recipe
+    from nlpkit.task import TaskSettings
+
+    loaded = load_recipe(recipe_path, overrides)
+    if output_path is not None:
+        _check_writable(output_path)
+    task = get_task(loaded.task)(TaskSettings.of(loaded))
+    splits = read_splits(task, loaded)
+    if split not in splits:
+        raise NlpkitError(f"{recipe_path}: the recipe has no {split} data")
+    # A text with a line break would read back as two: a text file keeps one a line.
+    lines = [" ".join(text.split()) for text in task.texts(splits[split].examples)]
+    body = "".join(f"{line}\n" for line in lines if line)
+    if output_path is None:
+        click.echo(body, nl=False)
+        return
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    partial = output_path.with_name(f".{output_path.name}.partial")
+    partial.write_text(body, encoding="utf-8")
+    partial.replace(output_path)
+    click.echo(f"{output_path}: {body.count(chr(10))} texts of the {split} split", err=True)
+
+
 @main.command()
 def plugins() -> None:
     """List the loaded plugins: versions, tasks, encoders, commands."""

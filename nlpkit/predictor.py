@@ -39,6 +39,12 @@ class Predictor:
         self.precision = precision
         self.pad_to_multiple_of = pad_to_multiple_of
 
+    def to(self, device: str) -> "Predictor":
+        """Predict on ``device`` from now on (``cuda`` is chosen when there is one)."""
+        self.device = device
+        self.model = self.model.to(device)
+        return self
+
     # -- loading -------------------------------------------------------------------
     @classmethod
     def load(cls, run_dir: str | Path) -> "Predictor":

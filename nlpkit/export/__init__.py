@@ -55,7 +55,9 @@ def export(
     read_meta(run_dir)  # a finished run, before anything is loaded
     check_export_target(out, overwrite=overwrite)
     writer = _writer(format)
-    predictor = Predictor.load(run_dir)
+    # On the CPU whatever the machine has: the graphs are traced and every export is
+    # checked against a reload on the CPU (onnxruntime runs there).
+    predictor = Predictor.load(run_dir).to("cpu")
     with staged_export(out) as stage:
         details = writer(predictor, RunDir(run_dir), stage, quantize)
         _write_nlpkit_state(RunDir(run_dir), stage)
