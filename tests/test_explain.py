@@ -4,6 +4,7 @@ NER and QA: tests/ner/test_explain_ner.py, tests/qa/test_explain_qa.py."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from pathlib import Path
@@ -72,7 +73,11 @@ def test_json_and_html_outputs(explained: Explanation, tmp_path: Path) -> None:
     assert json.loads((tmp_path / "e.json").read_text(encoding="utf-8"))["tokens"] == explained.tokens
     write_explanation(explained, tmp_path / "e.html")
     page = (tmp_path / "e.html").read_text(encoding="utf-8")
-    assert not re.findall(r"""(?:src|href)=["'](?!data:)""", page) and "<script" not in page
+    # Self-contained: no file or address beyond data: URIs; its one script is inline, and
+    # its head view carries the tokens and every layer's attention.
+    assert not re.findall(r"""(?:src|href)=["'](?!data:)""", page) and "<script src" not in page
+    view = json.loads(html.unescape(re.search(r'<script type="application/json" id="hv-data">(.*?)</script>', page, re.S)[1]))
+    assert view["tokens"] == explained.tokens and len(view["attentions"]) == len(explained.attentions)
     assert page.count('src="data:image/png;base64,') == 2  # a figure per layer
     assert f"{explained.targets[0].delta:.2e}" in page and explained.targets[0].target in page
 

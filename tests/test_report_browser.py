@@ -64,4 +64,41 @@ def test_the_explain_page_loads_offline_without_errors_and_is_screenshotted(run_
     errors, requests, images, headings = visit(page_path, tmp_path / "explain.png")
     assert errors == [] and requests == [page_path.as_uri()]
     assert len(images) == 2 and all(complete and width > 0 for complete, width in images)
-    assert headings == ["Token attributions", "Attention"]
+    assert headings == ["Token attributions", "Head view", "Attention"]
+
+
+def test_the_head_view_draws_the_chosen_layer_heads_and_token(run_dir: Path, tmp_path: Path) -> None:
+    """The page's own script: a line per head and weight of at least 0.02, for the layer
+    and heads chosen; pointing at a token leaves its lines alone."""
+    pytest.importorskip("captum", reason="captum comes with nlpkit[explain]")
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright comes with nlpkit[test]")
+    import nlpkit
+    from nlpkit.explain import explain, write_explanation
+
+    explanation = explain(nlpkit.load(run_dir), "a great fun movie")
+    page_path = tmp_path / "explain.html"
+    write_explanation(explanation, page_path)
+
+    def expected(layer: int, heads: list[int], token: int | None = None) -> int:
+        return sum(round(w, 3) >= 0.02 for h in heads for q, row in enumerate(explanation.attentions[layer][h])
+                   if token is None or q == token for w in row)
+
+    every = list(range(len(explanation.attentions[0])))
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(page_path.as_uri(), wait_until="load")
+        count = lambda: page.locator("#hv-svg line").count()  # noqa: E731
+        assert count() == expected(0, every) > 0
+        page.select_option("#hv-layer", "1")
+        assert count() == expected(1, every)
+        page.uncheck("#hv-heads input[data-head='0']")
+        assert count() == expected(1, every[1:])
+        page.locator("#hv-svg text").nth(2).hover()  # labels come in (left, right) pairs: token 1, left
+        assert count() == expected(1, every[1:], token=1)
+        page.mouse.move(0, 0)
+        assert count() == expected(1, every[1:])
+        browser.close()
+    assert errors == []

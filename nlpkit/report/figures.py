@@ -115,3 +115,26 @@ def predicted_against_gold(predicted: Sequence[float], gold: Sequence[float], ke
     spread.set_title("errors")
     return figure
 
+
+
+def perplexity_spread(perplexities: Sequence[float], overall: float) -> "Figure":
+    """A histogram of the documents' perplexity (on a log scale where they span more than
+    tenfold: a few hard documents reach far), with the perplexity of all their tokens together."""
+    import numpy as np
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    figure = Figure(figsize=(8, 3.4), layout="constrained")
+    axes = figure.subplots()
+    low, high = min(perplexities), max(perplexities)
+    wide = high > 10 * low
+    axes.hist(perplexities, bins=np.geomspace(low, high, 31) if wide else 30, color="tab:blue", alpha=0.85,
+              label="documents")
+    if wide:
+        axes.set_xscale("log")
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.axvline(overall, color="tab:red", linewidth=1.5, label=f"all masked tokens: {overall:.2f}")
+    axes.set_xlabel("perplexity of the document's masked tokens")
+    axes.set_ylabel("documents")
+    axes.legend(loc="upper right", fontsize="small", frameon=False)
+    return figure

@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from nlpkit.curves import draw, run_curves
 from nlpkit.monitor import Monitor
-from nlpkit.report import answers, classes, scales, spans
+from nlpkit.report import answers, classes, documents, scales, spans
 from nlpkit.report.facts import RunFacts
-from nlpkit.report.figures import attention_maps, data_uri, predicted_against_gold, reliability, score_bars
+from nlpkit.report.figures import (
+    attention_maps, data_uri, perplexity_spread, predicted_against_gold, reliability, score_bars,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import jinja2
@@ -46,9 +48,23 @@ def render_explanation(explanation: "Explanation") -> str:
         shades.append([a / largest for a in target.attributions])
     maps = [data_uri(attention_maps(layer, explanation.tokens, i)) for i, layer in enumerate(explanation.attentions)]
     return _environment().get_template("explain.html.j2").render(
-        e=explanation, shades=shades, maps=maps, summary=prediction_summary(explanation.prediction),
+        e=explanation, shades=shades, maps=maps, head_view=head_view_data(explanation), head_view_limit=HEAD_VIEW_TOKENS,
+        summary=prediction_summary(explanation.prediction),
         generated=datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
     )
+
+
+# Lines grow with the square of the tokens: beyond this the page would weigh megabytes.
+HEAD_VIEW_TOKENS = 128
+
+
+def head_view_data(explanation: "Explanation") -> dict[str, Any] | None:
+    """What the page's interactive head view draws: the tokens and every layer's and
+    head's attention (weights to 3 decimals); None for an input too long to draw."""
+    if len(explanation.tokens) > HEAD_VIEW_TOKENS:
+        return None
+    rounded = [[[[round(w, 3) for w in row] for row in head] for head in layer] for layer in explanation.attentions]
+    return {"tokens": list(explanation.tokens), "attentions": rounded}
 
 
 def prediction_summary(prediction: dict[str, Any]) -> str:
@@ -77,6 +93,10 @@ def context(facts: RunFacts) -> dict[str, Any]:
         view = tagging_view(facts)
     elif answers.is_extractive_qa(records):
         view = {"kind": "qa", "qa": answers.analyse(records)}
+    elif documents.is_pretraining(records):
+        found = documents.analyse(records)
+        view = {"kind": "documents", "result": found,
+                "spread": data_uri(perplexity_spread(found.perplexities, found.perplexity)) if found.perplexities else None}
     elif (key := scales.value_key(records)) is not None:
         result = scales.analyse(records, key)
         view = {"kind": "scale", "result": result,
@@ -121,6 +141,9 @@ def mismatches(facts: RunFacts, view: dict[str, Any]) -> list[str]:
         ours = {f"per_type.{s.type}.f1": s.f1 for s in view["result"].scores} | {"f1": view["result"].micro.f1}
         theirs = {f"per_type.{k}.f1": v.get("f1") for k, v in facts.metrics.get("per_type", {}).items()}
         theirs["f1"] = facts.metrics.get("f1")
+    elif view["kind"] == "documents":
+        ours = {"perplexity": view["result"].perplexity, "mlm_accuracy": view["result"].mlm_accuracy}
+        theirs = {name: facts.metrics.get(name) for name in ours}
     elif view["kind"] == "scale":
         ours = {name: getattr(view["result"], name) for name in ("pearson", "spearman", "mae", "mse")}
         theirs = {name: facts.metrics.get(name) for name in ours}
