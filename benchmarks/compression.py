@@ -35,6 +35,7 @@ from inference import DATA, Engine, race, sst2_rows
 
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 DEV_ROWS = 872
+UNITS = {"label": "labels", "tags": "word tags", "answer": "answers"}
 
 
 def folder_bytes(path: Path) -> int:
@@ -147,7 +148,7 @@ def main() -> None:
         f = facts[name]
         print(f"{name}: {f['layers']} layers, {f['parameters']:,} parameters, {f['size']}; rows/s "
               f"{', '.join(f'{s:,.0f}' for s in speeds[name])} (median {median:,.0f}, {median / reference:.2f}x the teacher); "
-              f"{differ} of {len(flat):,} {key}s differ from fp32; {quality(args.task, predicted, gold)}")
+              f"{differ} of {len(flat):,} {UNITS[key]} differ from fp32; {quality(args.task, predicted, gold)}")
 
 
 def flatten(outputs: list[Any]) -> list[Any]:
