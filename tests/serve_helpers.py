@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -13,11 +16,20 @@ import httpx
 
 from nlpkit.serve.settings import ServeSettings
 
+REPO = Path(__file__).resolve().parents[1]
+
 
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def start(run: Path, port: int, *options: str) -> "subprocess.Popen[str]":
+    """``nlpkit serve RUN --port PORT [options]`` as a user starts it (stdout and stderr piped)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "plugins")]), "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-m", "nlpkit", "serve", str(run), "--port", str(port), *options],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
 def wait_ready(url: str, timeout: float = 60.0) -> httpx.Response:
@@ -31,7 +43,7 @@ def wait_ready(url: str, timeout: float = 60.0) -> httpx.Response:
         except httpx.TransportError:
             if time.monotonic() > deadline:
                 raise
-        time.sleep(0.05)
+        time.sleep(0.25)  # each poll is a line of the server's log: a piped log must not fill its pipe
 
 
 @contextlib.contextmanager

@@ -11,8 +11,7 @@ import pytest
 
 httpx = pytest.importorskip("httpx")
 
-from tests.serve_helpers import free_port, wait_ready  # noqa: E402
-from tests.test_serve_process import start  # noqa: E402
+from tests.serve_helpers import free_port, start, wait_ready  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
