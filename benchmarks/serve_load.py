@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Iterable
 
 import httpx
 
@@ -51,17 +52,22 @@ def start(run: Path, max_batch_size: int, threads: int | None) -> tuple[subproce
          *(["--threads", str(threads)] if threads else [])],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
+    return server, ready(server, port, f"the server (max batch {max_batch_size})")
+
+
+def ready(server: subprocess.Popen[bytes], port: int, what: str) -> str:
+    """The URL of ``server`` on ``port`` once ``/health`` says it is ready (180 s at most)."""
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and server.poll() is None:
         try:
             if httpx.get(f"{url}/health", timeout=5).status_code == 200:
-                return server, url
+                return url
         except httpx.TransportError:
             pass
         time.sleep(0.2)
     server.kill()
-    raise SystemExit(f"the server (max batch {max_batch_size}) did not get ready in 180 s")
+    raise SystemExit(f"{what} did not get ready in 180 s" if server.poll() is None else f"{what} failed to start")
 
 
 async def load(url: str, texts: list[str], clients: int, seconds: float) -> tuple[float, list[float], int]:
@@ -91,18 +97,32 @@ async def load(url: str, texts: list[str], clients: int, seconds: float) -> tupl
     return len(latencies) / elapsed, latencies, errors
 
 
+def stop(servers: Iterable[tuple[subprocess.Popen[bytes], str]]) -> None:
+    """SIGTERM to each server, then wait for it to end."""
+    for server, _ in servers:
+        server.terminate()
+        server.wait(timeout=60)
+
+
+def arguments(doc: str, *, seconds: float, rounds: int, threads: int | None) -> argparse.ArgumentParser:
+    """The options the serving benchmarks share: RUN, --seconds per measurement, --rounds,
+    the servers' --threads (None: the servers' own default)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("run", type=Path)
+    parser.add_argument("--seconds", type=float, default=seconds)
+    parser.add_argument("--rounds", type=int, default=rounds)
+    parser.add_argument("--threads", type=int, default=threads, help="the servers' --threads")
+    return parser
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("run", type=Path)
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser = arguments(__doc__, seconds=10.0, rounds=2, threads=None)
     parser.add_argument("--clients", default="1,8,32")
-    parser.add_argument("--threads", type=int, help="the servers' --threads (default: theirs)")
     args = parser.parse_args()
     counts = [int(n) for n in args.clients.split(",")]
     texts = sentences()
@@ -121,9 +141,7 @@ def main() -> None:
                     print(f"round {round_ + 1}, {clients:>2} clients, {name:>11}: {rate:7.1f} requests/s, "
                           f"p50 {p50:7.1f} ms, p99 {p99:7.1f} ms, {errors} errors")
     finally:
-        for server, _ in servers.values():
-            server.terminate()
-            server.wait(timeout=60)
+        stop(servers.values())
     summarise(results, counts)
     print(f"load average at the end {open('/proc/loadavg').read().split()[0]}")
 

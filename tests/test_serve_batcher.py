@@ -24,7 +24,7 @@ def test_one_long_input_does_not_pad_the_short_ones() -> None:
 
 def test_a_forward_holds_at_most_max_batch_size() -> None:
     groups = forwards(items([10] * 7), max_batch_size=3)
-    assert [len(group) for group in groups] == [3, 3, 1]
+    assert sorted(len(group) for group in groups) == [1, 3, 3]
 
 
 def run(batcher: Batcher[Any, Any], coroutine: Any) -> Any:

@@ -3,11 +3,8 @@ OpenAPI schema fuzzed by schemathesis: graceful SIGTERM, the access log, no 5xx.
 
 from __future__ import annotations
 
-import os
 import re
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -19,16 +16,9 @@ httpx = pytest.importorskip("httpx")
 schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 
-from tests.serve_helpers import free_port, serving, wait_ready  # noqa: E402
+from tests.serve_helpers import free_port, serving, start, wait_ready  # noqa: E402
 
 pytestmark = pytest.mark.integration
-REPO = Path(__file__).resolve().parents[1]
-
-
-def start(run: Path, port: int, *options: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "plugins")]), "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-m", "nlpkit", "serve", str(run), "--port", str(port), *options],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
 def test_sigterm_finishes_the_requests_in_flight(tiny_classifier_run: Path) -> None:

@@ -3,8 +3,8 @@
 Each request hands its inputs to a :class:`Batcher` and awaits their results. The
 batcher's loop takes the oldest waiting input, waits at most ``max_wait_ms`` for more to
 arrive (until ``max_batch_size`` are there), then takes up to ``max_batch_size`` inputs,
-oldest first, and cuts them into forward passes by length: sorted longest first, a
-forward ends where the next input is less than half as long as its longest, so one long
+oldest first, and cuts them into forward passes by length: sorted longest first, cut
+where an extra pass costs less than the padding it saves (:func:`forwards`), so one long
 input does not pad a batch of short ones. The model runs in one worker thread, so the
 event loop keeps reading requests meanwhile.
 
@@ -139,16 +139,30 @@ class Batcher(Generic[In, Out]):
             _deliver(item, result)
 
 
-def forwards(items: list[_Item[In]], max_batch_size: int) -> list[list[_Item[In]]]:
-    """``items`` cut into forward passes: longest first, a new pass where the next item
-    is under half the length of the pass's longest, or the pass is full."""
+PASS_COST = 200
+"""A forward pass's fixed cost (Python, dispatch, decoding), in characters of input that
+cost as much to run: on a CPU a pass's work grows with its padded size, so an extra pass
+pays where it saves more padding than this. ``benchmarks/serve_bound.py`` measures it."""
+
+
+def forwards(items: list[_Item[In]], max_batch_size: int, pass_cost: float = PASS_COST) -> list[list[_Item[In]]]:
+    """``items`` cut into forward passes of at most ``max_batch_size``, longest first,
+    at the cuts that minimise the passes' cost: ``pass_cost`` each, plus the longest
+    item's length times the items (its padded size)."""
+    ordered = sorted(items, key=lambda i: -i.length)
+    # best[j]: the least cost of the first j items; cut[j]: where the last pass starts.
+    best, cut = [0.0] + [float("inf")] * len(ordered), [0] * (len(ordered) + 1)
+    for end in range(1, len(ordered) + 1):
+        for start in range(max(0, end - max_batch_size), end):
+            cost = best[start] + pass_cost + ordered[start].length * (end - start)
+            if cost < best[end]:
+                best[end], cut[end] = cost, start
     groups: list[list[_Item[In]]] = []
-    for item in sorted(items, key=lambda i: -i.length):
-        if groups and len(groups[-1]) < max_batch_size and item.length * 2 >= groups[-1][0].length:
-            groups[-1].append(item)
-        else:
-            groups.append([item])
-    return groups
+    end = len(ordered)
+    while end > 0:
+        groups.append(ordered[cut[end]:end])
+        end = cut[end]
+    return groups[::-1]
 
 
 def _deliver(item: _Item[Any], result: Any) -> None:

@@ -41,6 +41,8 @@ class ServedModel:
         self.status, self.error = "loading", None
         self.predictor: "Predictor | None" = None
         self.info: dict[str, Any] = {}
+        self.threads = 0
+        """torch's threads for the forward passes, once loaded."""
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nlpkit-model")
         size, wait = settings.max_batch_size, settings.max_wait_ms
         def observe(endpoint: str) -> Callable[[int], None] | None:
@@ -63,7 +65,7 @@ class ServedModel:
             if on_failure is not None:
                 on_failure()
             return
-        self.info = describe(self.path, self.predictor, self.format, self.settings)
+        self.info = describe(self.path, self.predictor, self.format, self.settings, self.threads)
         self.status = "ready"
         log.info("serving %s (task %s, %s)", self.path, self.info["task"], self.info["engine"])
 
@@ -79,7 +81,8 @@ class ServedModel:
 
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         # Set in this thread, which runs every forward pass; worker processes share the cores.
-        torch.set_num_threads(self.settings.threads or max(1, cores // self.settings.workers))
+        self.threads = self.settings.threads or max(1, cores // self.settings.workers)
+        torch.set_num_threads(self.threads)
         return Predictor.load(self.path)
 
     def _predict(self, examples: list[Any]) -> list[dict[str, Any]]:
@@ -99,7 +102,7 @@ class ServedModel:
         return rows
 
 
-def describe(path: Path, predictor: "Predictor", fmt: str, settings: ServeSettings) -> dict[str, Any]:
+def describe(path: Path, predictor: "Predictor", fmt: str, settings: ServeSettings, threads: int) -> dict[str, Any]:
     """What ``GET /info`` answers."""
     from nlpkit.predictor import read_meta
     from nlpkit.recipe import read_yaml
@@ -122,4 +125,6 @@ def describe(path: Path, predictor: "Predictor", fmt: str, settings: ServeSettin
         "plugin": meta.get("plugin"),
         "plugin_version": meta.get("plugin_version"),
         "limits": settings.limits(),
+        "pid": os.getpid(),
+        "threads": threads,
     }

@@ -97,6 +97,8 @@ class Info(BaseModel):
     plugin: str | None
     plugin_version: str | None
     limits: dict[str, Any]
+    pid: int = Field(description="The answering process: with --workers N, which worker answered.")
+    threads: int = Field(description="torch's threads for this worker's forward passes.")
 
 
 class ErrorBody(BaseModel):
