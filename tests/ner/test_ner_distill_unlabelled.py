@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import nlpkit
+from tests.distill_helpers import transfer_recipe
 from tests.export_helpers import tiny_run
 from tests.ner.conftest import toy_sentences, write_conll
 
@@ -19,16 +20,7 @@ def test_a_crf_student_distils_on_unlabelled_sentences(tmp_path: Path, ner_encod
     unlabelled = tmp_path / "more.jsonl"
     sentences = [[w for w, _ in s] for s in toy_sentences(12, offset=30)]
     unlabelled.write_text("".join(json.dumps(" ".join(w) if i % 2 else w) + "\n" for i, w in enumerate(sentences)))
-    recipe = {
-        "task": "ner",
-        "encoder": {"name": str(ner_encoder), "max_length": 10, "layers": [1]},  # windows on the longer sentences
-        "data": data,
-        "head": {"crf": True},
-        "train": {"epochs": 1, "batch_size": 8, "lr": 1e-3, "precision": "32", "seed": 7},
-        "trainer": {"enable_progress_bar": False},
-        "distill": {"teacher": str(teacher), "unlabelled": str(unlabelled), "hidden_weight": 1.0},
-        "output": {"dir": str(tmp_path / "student"), "report": False},
-    }
+    recipe = transfer_recipe("ner", ner_encoder, data, teacher, unlabelled, tmp_path / "student", 10, crf=True)
     run = nlpkit.run(recipe).run_dir
     metrics = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["training"]["examples"]["unlabelled"] == 12

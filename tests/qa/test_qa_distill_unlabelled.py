@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import nlpkit
+from tests.distill_helpers import transfer_recipe
 from tests.qa.conftest import make_rows, train_tiny_qa
 
 
@@ -17,15 +18,8 @@ def test_a_qa_student_distils_on_unlabelled_questions(tmp_path: Path, tiny_model
     unlabelled = tmp_path / "more.jsonl"
     unlabelled.write_text("".join(json.dumps({"question": r["question"], "context": r["context"]}) + "\n"
                                   for r in make_rows(10, offset=30)))
-    recipe = {
-        "task": "qa",
-        "encoder": {"name": str(tiny_model), "max_length": 48, "layers": [1]},
-        "data": {"train": str(tmp_path / "train.json"), "validation": str(tmp_path / "dev.json"), **window},
-        "train": {"epochs": 1, "batch_size": 8, "lr": 1e-3, "precision": "32", "seed": 7},
-        "trainer": {"enable_progress_bar": False},
-        "distill": {"teacher": str(teacher), "unlabelled": str(unlabelled), "hidden_weight": 1.0},
-        "output": {"dir": str(tmp_path / "student"), "report": False},
-    }
+    data = {"train": str(tmp_path / "train.json"), "validation": str(tmp_path / "dev.json"), **window}
+    recipe = transfer_recipe("qa", tiny_model, data, teacher, unlabelled, tmp_path / "student", 48)
     run = nlpkit.run(recipe).run_dir
     metrics = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["training"]["examples"]["unlabelled"] == 10
