@@ -250,3 +250,8 @@ def test_the_logs_hold_a_curve_for_each_part_of_the_loss(transfer_run: Path) -> 
         # one point is the mean of its steps, and each step's loss is alpha * hard + (1 - alpha) * soft + hidden
         expected = 0.5 * parts["hard_loss"] + 0.5 * parts["soft_loss"] + parts["hidden_loss"]
         assert float(row["train_loss"]) == pytest.approx(expected, rel=1e-4)
+
+
+def test_every_distill_key_is_documented() -> None:
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "recipes.md").read_text(encoding="utf-8")
+    assert [key for key in DistillSection.model_fields if f"`distill.{key}`" not in doc] == []
