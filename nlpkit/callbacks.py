@@ -168,7 +168,8 @@ class TrainingCurves(pl.Callback):
     the run's log names: the number of optimizer steps done.
 
     * every ``every_n_steps`` steps and at the end of each epoch: ``train_loss``, the mean
-      loss of the batches since the last point, and ``lr``, the learning rate of the
+      loss of the batches since the last point (and so for each part of the loss that the
+      training step returns, such as distillation's ``soft_loss``), and ``lr``, the learning rate of the
       point's last step (of the parameter groups, the largest: ``train.lr``, or
       ``train.head_lr`` when larger, as scheduled);
       ``every_n_steps`` None: about :data:`POINTS` points over the run;
@@ -188,6 +189,9 @@ class TrainingCurves(pl.Callback):
         self.recipe = recipe
         self._interval = every_n_steps or 1
         self._losses: list[torch.Tensor] = []
+        self._parts: dict[str, list[torch.Tensor]] = {}
+        """The parts of the loss that the training step names (distillation's ``hard_loss``,
+        ``soft_loss``, ``hidden_loss``): each gets a curve of its own."""
         self._logged_step = -1
         self._lr: float | None = None
 
@@ -200,7 +204,7 @@ class TrainingCurves(pl.Callback):
         if self.every_n_steps is None:
             total = trainer.estimated_stepping_batches
             self._interval = max(1, int(total) // self.POINTS) if math.isfinite(total) else 1
-        self._losses = []
+        self._losses, self._parts = [], {}
 
     def on_train_batch_start(self, trainer: Any, module: Any, batch: Any, batch_idx: int) -> None:
         if trainer.optimizers:  # the rate this step uses: the schedule moves on before the batch ends
@@ -210,6 +214,9 @@ class TrainingCurves(pl.Callback):
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         if isinstance(loss, torch.Tensor):
             self._losses.append(loss.detach().float())  # no device sync until the point is logged
+        for name, value in (outputs.items() if isinstance(outputs, dict) else ()):
+            if name != "loss" and name.endswith("_loss") and isinstance(value, torch.Tensor):
+                self._parts.setdefault(name, []).append(value.detach().float())
         if trainer.global_step > 0 and trainer.global_step % self._interval == 0:
             self._log_training(trainer)
 
@@ -227,10 +234,11 @@ class TrainingCurves(pl.Callback):
         """One point for the losses gathered, once per optimizer step at most."""
         if not self._losses or trainer.global_step == self._logged_step:
             return
-        loss = float(torch.stack(self._losses).mean())
-        self._losses = []
+        point = {"train_loss": float(torch.stack(self._losses).mean())}
+        point.update((name, float(torch.stack(values).mean())) for name, values in self._parts.items())
+        self._losses, self._parts = [], {}
         self._logged_step = trainer.global_step
-        self._log(trainer, {"train_loss": loss} if self._lr is None else {"train_loss": loss, "lr": self._lr})
+        self._log(trainer, point if self._lr is None else {**point, "lr": self._lr})
 
     @staticmethod
     def _log(trainer: Any, metrics: dict[str, float]) -> None:

@@ -393,8 +393,10 @@ def show(recipe_path: Path, overrides: tuple[str, ...]) -> None:
 def check(recipe_path: Path, overrides: tuple[str, ...]) -> None:
     """Validate RECIPE: keys, types, data files and task; trains nothing."""
     from nlpkit.recipe import load_recipe
+    from nlpkit.unlabelled import check_unlabelled
 
     loaded = load_recipe(recipe_path, overrides)
+    check_unlabelled(loaded)  # every line an input of the task, as a run reads them
     click.echo(f"{recipe_path}: ok (task {loaded.task}, output {loaded.output_dir})")
     if not loaded.data.train:
         click.echo("note: no data.train, so `nlpkit run` cannot train it; `nlpkit evaluate --recipe` can use it")

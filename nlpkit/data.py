@@ -27,6 +27,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger("nlpkit")
 SPLITS = ("train", "validation", "test")
+UNLABELLED = "unlabelled"
+"""The split of ``distill.unlabelled``: training inputs without labels."""
+TRAINING_SPLITS = ("train", UNLABELLED)
+TEACHER_ONLY = "teacher_only"
+"""The batch key that marks (1) the rows of unlabelled transfer data: the teacher's
+outputs are their only target (:mod:`nlpkit.distill`)."""
 ENCODE_CHUNK = 512  # examples per encode call: granularity of the progress bar
 
 
@@ -214,7 +220,7 @@ def encode_split(task: Task, split: Split, tokenizer: "PreTrainedTokenizerBase",
     foreign, planted) is reported and replaced by a fresh encoding. Features that the
     cache holds are read in place (:class:`~nlpkit.feature_view.MappedFeatures`), not
     kept in memory; with ``data.cache: false`` they are a list."""
-    training = split.name == "train"
+    training = split.name in TRAINING_SPLITS
     if not recipe.data.cache:
         split.features = encode(
             task, split.examples, tokenizer, training=training, desc=f"tokenizing {split.name}", split=split.name
@@ -295,7 +301,26 @@ def feature_lengths(features: Sequence[Feature]) -> list[int]:
     """:func:`feature_length` of every feature (of a store: from its offsets, no row read)."""
     if isinstance(features, MappedFeatures):
         return features.lengths("input_ids")
+    if isinstance(features, JoinedFeatures):
+        return feature_lengths(features.labelled) + feature_lengths(features.unlabelled)
     return [feature_length(f) for f in features]
+
+
+class JoinedFeatures(Sequence[Feature]):
+    """The training features, then the unlabelled ones (``distill.unlabelled``), each of
+    those marked :data:`TEACHER_ONLY`: one training set for the samplers and loaders."""
+
+    def __init__(self, labelled: Sequence[Feature], unlabelled: Sequence[Feature]) -> None:
+        self.labelled = labelled
+        self.unlabelled = unlabelled
+
+    def __len__(self) -> int:
+        return len(self.labelled) + len(self.unlabelled)
+
+    def __getitem__(self, index: int) -> Feature:  # type: ignore[override]
+        if index < len(self.labelled):
+            return self.labelled[index]
+        return {**self.unlabelled[index - len(self.labelled)], TEACHER_ONLY: 1}
 
 
 def collate(
@@ -306,9 +331,38 @@ def collate(
     from nlpkit.batching import pad_features
 
     keys = task.batch_keys
-    rows = features if keys is None else [{k: f[k] for k in keys if k in f} for f in features]
+    rows = features if keys is None else [{k: f[k] for k in (*keys, TEACHER_ONLY) if k in f} for f in features]
+    if any(TEACHER_ONLY in row for row in rows):
+        rows = _with_placeholders(rows)
     batch = pad_features(rows, pad_id=tokenizer.pad_token_id or 0, multiple_of=pad_to_multiple_of)
     return task.prepare_batch(batch, tokenizer, training=training)
+
+
+def _with_placeholders(rows: Sequence[Feature]) -> list[Feature]:
+    """Rows of labelled and unlabelled features made alike, so that they stack into one
+    batch: :data:`TEACHER_ONLY` 0 on the labelled rows, and on the unlabelled rows a
+    placeholder for each key they lack (their labels: never read, the hard loss leaves
+    these rows out)."""
+    import numbers
+
+    from nlpkit.batching import IGNORE_INDEX
+
+    example = {key: value for row in rows for key, value in row.items()}  # a value of every key
+
+    def placeholder(value: Any) -> Any:
+        if isinstance(value, bool):
+            return False
+        if isinstance(value, numbers.Integral):
+            return IGNORE_INDEX
+        return 0.0 if isinstance(value, numbers.Real) else []  # a list pads with -100
+
+    filled = []
+    for row in rows:
+        missing = {key: placeholder(value) for key, value in example.items() if key not in row}
+        if TEACHER_ONLY in missing:
+            missing[TEACHER_ONLY] = 0
+        filled.append({**row, **missing})
+    return filled
 
 
 def collate_indexed(

@@ -29,8 +29,13 @@ class TaskModel(nn.Module):
         use_fast_paths(self)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> Any:
+        return self.head(self.encode(batch), batch)
+
+    def encode(self, batch: dict[str, torch.Tensor], *, hidden_states: bool = False) -> Any:
+        """The encoder's output for ``batch``; with ``hidden_states``, also the output of
+        the embeddings and of every layer (``.hidden_states``: hidden-state distillation)."""
         inputs = {k: batch[k] for k in ENCODER_INPUTS if k in batch}
-        return self.head(self.encoder(**inputs, return_dict=True), batch)
+        return self.encoder(**inputs, output_hidden_states=hidden_states, return_dict=True)
 
 
 def load_head(head: Any, path: Path, task_name: str) -> None:

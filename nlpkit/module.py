@@ -10,6 +10,7 @@ import pytorch_lightning as pl
 import torch
 import torch.distributed as dist
 
+from nlpkit.data import TEACHER_ONLY
 from nlpkit.distill import Distiller
 from nlpkit.model import TaskModel
 from nlpkit.monitor import Monitor, val_key
@@ -104,17 +105,19 @@ class TaskModule(pl.LightningModule):
                 torch.cuda.set_rng_state_all(self._rng_state["cuda"])
         self._loader_state = self._rng_state = None
 
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        output = self.model(batch)
-        loss = self.model.head.loss(output, batch)
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
         size = int(batch["feature_index"].shape[0])
+        parts: dict[str, torch.Tensor] = {}
         if self.distiller is not None:
-            loss, soft = self.distiller.loss(output, loss, batch)
-            self.log("soft_loss", soft, prog_bar=True, logger=False, batch_size=size)
-        # The progress bar shows it; the logs get it from nlpkit.callbacks.TrainingCurves,
+            loss, parts = self.distiller.step(self.model, batch)
+        else:
+            loss = self.model.head.loss(self.model(batch), batch)
+        # The progress bar shows them; the logs get them from nlpkit.callbacks.TrainingCurves,
         # with the steps counted as the run's log counts them.
+        for name, value in parts.items():
+            self.log(name, value, prog_bar=name != "hard_loss", logger=False, batch_size=size)
         self.log("train_loss", loss, prog_bar=True, logger=False, batch_size=size)
-        return loss
+        return {"loss": loss, **{name: value.detach() for name, value in parts.items()}}
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         output = self.model(batch)
@@ -125,7 +128,8 @@ class TaskModule(pl.LightningModule):
             self._val_loss.append((float(self.model.head.loss(output, batch)) * size, size))
 
     def on_train_batch_start(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        self._train_keys = frozenset(batch)
+        # Every key a training batch held (a batch of unlabelled rows alone lacks the labels).
+        self._train_keys |= frozenset(batch) - {TEACHER_ONLY}
 
     def on_validation_epoch_start(self) -> None:
         self._rows = []

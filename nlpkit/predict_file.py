@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
 from nlpkit.errors import DataError, InputError, NlpkitError
@@ -15,6 +16,33 @@ from nlpkit.task import PREDICTION
 
 if TYPE_CHECKING:  # pragma: no cover
     from nlpkit.predictor import Predictor
+    from nlpkit.task import Task
+
+
+@dataclass
+class InputExamples:
+    """The task's examples for an input, as ``nlpkit predict`` reads it."""
+
+    examples: list[Any]
+    inputs: list[tuple[int, Any]] | None = None
+    """(line number, input) of each example, for an input read line by line."""
+    data_format: str | None = None
+    """The name of the task's data format (or table kind) when its reader read the file."""
+
+
+def input_examples(task: "Task", source: InputFile, *, as_file: str = "") -> InputExamples:
+    """The task's examples for ``source``: a table (Parquet, Arrow, a ``datasets``
+    directory) or a file in the task's own data format through the task's reader (gold
+    labels kept where the file has them), else one example per line (a text, or a JSON
+    value); a bad line is a :class:`~nlpkit.errors.DataError` that names it. ``as_file``:
+    how to give a file in the task's format that came from standard input."""
+    kind = table_kind(source.path) if source.path is not None else None
+    data_format = KIND_NAMES[kind] if kind is not None else task.input_format(source.head)
+    if data_format is not None:
+        return InputExamples(_data_file_examples(task, source, data_format, as_file), None, data_format)
+    inputs = parse_lines(source, is_jsonl(source))
+    _check_texts(source.name, inputs)
+    return InputExamples(_examples(task, source.name, inputs), inputs)
 
 
 def predict_input(
@@ -27,54 +55,43 @@ def predict_input(
     directory), the task's rows per example, in file order."""
     if keep and fmt != "jsonl":
         raise NlpkitError(f"--keep adds fields to JSONL rows; --format {fmt} writes the task's own format")
-    kind = table_kind(source.path) if source.path is not None else None
-    data_format = KIND_NAMES[kind] if kind is not None else predictor.task.input_format(source.head)
-    if data_format is not None:
-        return _predict_data_file(predictor, source, data_format, fmt=fmt, keep=keep, batch_size=batch_size)
-    inputs = parse_lines(source, is_jsonl(source))
-    _check_texts(source.name, inputs)
-    examples = _examples(predictor, source.name, inputs)
-    predictions = predictor.predict_examples(examples, batch_size=batch_size)
-    if fmt != "jsonl":
-        return list(predictor.render(examples, predictions, fmt))
-    rows = [_row(number, value, prediction, keep) for (number, value), prediction in zip(inputs, predictions)]
+    note = "nlpkit evaluate RUN --data FILE scores a labelled file"
+    read = input_examples(predictor.task, source, as_file=f"nlpkit predict RUN --input FILE ({note})")
+    if read.data_format is not None and keep:
+        raise NlpkitError(
+            f"--keep applies to texts and JSONL rows; {source.name} holds {read.data_format}, whose rows carry the "
+            "task's own fields"
+        )
+    if read.data_format is not None:
+        print(
+            f"nlpkit: {source.name}: {read.data_format}, the task's data format: {len(read.examples):,} examples read "
+            f"by task {predictor.task.name}'s reader ({note})",
+            file=sys.stderr,
+        )
+    predictions = predictor.predict_examples(read.examples, batch_size=batch_size)
+    if fmt != "jsonl" or read.inputs is None:
+        return list(predictor.render(read.examples, predictions, fmt))
+    rows = [_row(number, value, prediction, keep) for (number, value), prediction in zip(read.inputs, predictions)]
     return [json.dumps(row, ensure_ascii=False) for row in rows]
 
 
-def _predict_data_file(
-    predictor: "Predictor", source: InputFile, data_format: str, *, fmt: str, keep: Sequence[str],
-    batch_size: int | None,
-) -> list[str]:
-    """Predict the examples of a file that the task reads itself (its columns would be
-    taken for text line by line): the rows of the task's ``render``, as in a run's
-    predictions files, gold labels kept where the file has them."""
+def _data_file_examples(task: "Task", source: InputFile, data_format: str, as_file: str) -> list[Any]:
+    """The examples of a file that the task reads itself (its columns would be taken for
+    text line by line), gold labels kept where the file has them."""
     from nlpkit.data import read_examples
 
     if source.path is None:
         raise NlpkitError(
-            f"{source.name} holds {data_format}, the task's data format: give it as a file, nlpkit predict RUN "
-            "--input FILE (nlpkit evaluate RUN --data FILE scores a labelled file)"
+            f"{source.name} holds {data_format}, the task's data format: give it as a file"
+            + (f", {as_file}" if as_file else "")
         )
-    if keep:
-        raise NlpkitError(
-            f"--keep applies to texts and JSONL rows; {source.name} holds {data_format}, whose rows carry the task's "
-            "own fields"
-        )
-    task = predictor.task
-    # Every row is predicted or reported: a run that skipped bad rows does not skip them here.
+    # Every row is read or reported: a run that skipped bad rows does not skip them here.
     settings = task.settings
     task.settings = dataclasses.replace(settings, data=settings.data.model_copy(update={"on_error": "raise"}))
     try:
-        examples = read_examples(task, source.path, PREDICTION, "inputs are read in the model's data.encoding")
+        return read_examples(task, source.path, PREDICTION, "inputs are read in the model's data.encoding")
     finally:
         task.settings = settings
-    print(
-        f"nlpkit: {source.name}: {data_format}, the task's data format: {len(examples):,} examples read by task "
-        f"{task.name}'s reader (nlpkit evaluate RUN --data FILE scores a labelled file)",
-        file=sys.stderr,
-    )
-    predictions = predictor.predict_examples(examples, batch_size=batch_size)
-    return list(predictor.render(examples, predictions, fmt))
 
 
 def _check_texts(name: str, inputs: list[tuple[int, Any]]) -> None:
@@ -88,14 +105,16 @@ def _check_texts(name: str, inputs: list[tuple[int, Any]]) -> None:
         raise DataError(name, line, exc.reason) from None
 
 
-def _examples(predictor: "Predictor", name: str, inputs: list[tuple[int, Any]]) -> list[Any]:
+def _examples(task: "Task", name: str, inputs: list[tuple[int, Any]]) -> list[Any]:
     """The task's examples for ``inputs``; a bad input is reported with its line."""
+    from nlpkit.predictor import task_examples
+
     try:
-        return predictor.examples_from_inputs([value for _, value in inputs])
+        return task_examples(task, [value for _, value in inputs])
     except NlpkitError as exc:
         for number, value in inputs:  # which line: only on the error path
             try:
-                predictor.examples_from_inputs([value])
+                task_examples(task, [value])
             except NlpkitError:
                 raise DataError(name, number, str(exc)) from None
         raise

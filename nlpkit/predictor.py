@@ -130,13 +130,7 @@ class Predictor:
     def examples_from_inputs(self, inputs: Sequence[Any]) -> list[Any]:
         """The task's examples for user inputs, exactly one per input (predictions are
         matched to inputs by position). Callers run :func:`check_inputs` first."""
-        examples = self.task.examples_from_inputs(inputs)
-        if len(examples) != len(inputs):
-            raise PluginError(
-                f"task {self.task.name}: examples_from_inputs returned {len(examples)} examples for "
-                f"{len(inputs)} inputs; predictions would not line up with the inputs"
-            )
-        return examples
+        return task_examples(self.task, inputs)
 
     def predict_examples(
         self, examples: Sequence[Any], features: Sequence[Feature] | None = None, *, batch_size: int | None = None
@@ -231,6 +225,17 @@ class Predictor:
 
 
 EMPTY_TEXT = "is empty or only whitespace: there is nothing to predict from (training refuses empty texts too)"
+
+
+def task_examples(task: Task, inputs: Sequence[Any]) -> list[Any]:
+    """``task.examples_from_inputs``, checked to give exactly one example per input."""
+    examples = task.examples_from_inputs(inputs)
+    if len(examples) != len(inputs):
+        raise PluginError(
+            f"task {task.name}: examples_from_inputs returned {len(examples)} examples for "
+            f"{len(inputs)} inputs; predictions would not line up with the inputs"
+        )
+    return examples
 
 
 def check_inputs(inputs: Sequence[Any], *, single: bool = False) -> None:

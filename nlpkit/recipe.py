@@ -280,13 +280,13 @@ def build_recipe(raw: Mapping[str, Any], source: str = "<recipe>", *, check_path
     check_monitor(recipe, task_cls)
     check_columns(recipe, task_cls)
     if check_paths:  # what a run needs, and a saved model does not
-        from nlpkit.distill import check_teacher
+        from nlpkit.distill import check_distill
         from nlpkit.encoder import check_layers
 
         check_files(recipe)
         check_installed(trackers, source)
         check_layers(recipe.encoder, source)
-        check_teacher(recipe)
+        check_distill(recipe)
     return recipe
 
 

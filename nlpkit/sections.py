@@ -13,7 +13,7 @@ import types
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 
@@ -229,6 +229,30 @@ class DistillSection(Section):
         description="Weight of the hard loss (the task's own, against the labels); 1 - alpha weighs the soft "
         "loss (against the teacher). 1: labels only, 0: teacher only.",
     )
+    unlabelled: str | None = Field(
+        None, description="Extra training inputs without labels, read as `nlpkit predict --input` reads a file (one "
+        "text, or JSON value, a line; or the task's own format): they train on the soft loss alone.",
+    )
+    unlabelled_limit: int | None = Field(None, gt=0, description="Use only the first N inputs of `unlabelled`.")
+    hidden_weight: float = Field(
+        0.0, ge=0, description="Weight of the hidden-state loss: the mean squared error between the student's hidden "
+        "states and the teacher's (embeddings and each layer's output); 0: off.",
+    )
+    hidden_layers: list[int] | None = Field(
+        None, min_length=1, description="The teacher layer (by index from 0) that each student layer matches with "
+        "hidden_weight; default: the layers of encoder.layers, the ones the student was copied from.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unlabelled_needs_a_teacher(cls, value: Any) -> Any:
+        # Said before pydantic's bare "field required": why the teacher is needed here.
+        if isinstance(value, dict) and value.get("teacher") is None and value.get("unlabelled") is not None:
+            raise PydanticCustomError(
+                "teacher", "distill.teacher is required with distill.unlabelled: unlabelled inputs have no label, "
+                "the teacher's outputs are their only target (name a finished run of the task)",
+            )
+        return value
 
 
 class Recipe(Section):

@@ -63,6 +63,14 @@ class Data:
     def validation(self) -> "Split | None":
         return self.splits.get("validation")
 
+    @property
+    def training_features(self) -> Sequence[Any]:
+        """The training split's features, then those of ``distill.unlabelled``, if any."""
+        from nlpkit.data import UNLABELLED, JoinedFeatures
+
+        train, unlabelled = self.splits["train"], self.splits.get(UNLABELLED)
+        return train.features if unlabelled is None else JoinedFeatures(train.features, unlabelled.features)
+
 
 # -- the run ---------------------------------------------------------------------------
 
@@ -154,9 +162,13 @@ def prepare_data(recipe: Recipe, given: Mapping[str, Any] | None = None) -> Data
     from nlpkit.data import encode_split
     from nlpkit.plugins import get_task
     from nlpkit.task import TaskSettings
+    from nlpkit.unlabelled import read_unlabelled
 
     task = get_task(recipe.task)(TaskSettings.of(recipe))
     splits = _read_data(task, recipe, given)
+    unlabelled = read_unlabelled(task, recipe)  # read after setup: the task's label maps are known
+    if unlabelled is not None:
+        splits[unlabelled.name] = unlabelled
     tokenizer = _tokenizer(task, recipe, splits["train"])
     for split in splits.values():
         encode_split(task, split, tokenizer, recipe)
@@ -226,26 +238,31 @@ def build_model(recipe: Recipe, data: Data) -> "TaskModule":
         validation.examples if validation else (), validation.features if validation else (),
         monitor=Monitor.of(recipe, data.task) if validation else None,
         first_new_token=first_new,
-        distiller=_distiller(recipe, data),
+        distiller=_distiller(recipe, data, encoder),
     )
 
 
-def _distiller(recipe: Recipe, data: Data) -> "Distiller | None":
+def _distiller(recipe: Recipe, data: Data, student: Any) -> "Distiller | None":
     """The teacher of ``distill.teacher``, loaded as ``nlpkit.load`` loads it, checked
-    against the student's vocabulary and labels."""
-    from nlpkit.distill import Distiller, check_match
+    against the ``student`` encoder's vocabulary, labels and (hidden-state matching) width."""
+    from nlpkit.distill import Distiller, check_match, hidden_pairs
     from nlpkit.predictor import Predictor
 
     if recipe.distill is None:
         return None
     teacher = Predictor.load(recipe.distill.teacher)
     check_match(recipe, data.task, data.tokenizer, teacher.task, teacher.tokenizer)
+    pairs = hidden_pairs(recipe, student.config, teacher.model.encoder.config)
     log.info(
         "distill: teacher %s (%d layers), temperature %g, alpha %g (hard loss) / %g (soft loss)",
         recipe.distill.teacher, teacher.model.encoder.config.num_hidden_layers, recipe.distill.temperature,
         recipe.distill.alpha, 1 - recipe.distill.alpha,
     )
-    return Distiller(teacher.model, data.task, recipe.distill)
+    if pairs:
+        matched = ", ".join(f"layer {s - 1} to layer {t - 1}" for s, t in pairs[1:])
+        log.info("distill: hidden_weight %g: the student's hidden states against the teacher's, embeddings to "
+                 "embeddings, %s", recipe.distill.hidden_weight, matched)
+    return Distiller(teacher.model, data.task, recipe.distill, pairs)
 
 
 # -- 3. fit ----------------------------------------------------------------------------
@@ -264,7 +281,7 @@ def fit(recipe: Recipe, run_dir: RunDir, data: Data, module: "TaskModule", *, re
     trainer, best = _trainer(recipe, run_dir, module.monitor, kept_memory)
     if recipe.train.num_workers > 0:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    batches = train_loader(data.task, data.splits["train"].features, data.tokenizer, recipe)
+    batches = train_loader(data.task, data.training_features, data.tokenizer, recipe)
     _check_validation_interval(recipe, math.ceil(len(batches) / trainer.world_size))
     validation = data.validation
     val_loader = (
@@ -576,10 +593,12 @@ def _check_writable(recipe: Recipe) -> None:
 
 
 def _users_files(recipe: Recipe) -> list[str]:
-    """What ``--overwrite`` must never delete: the recipe file, the data, a local encoder, the teacher."""
+    """What ``--overwrite`` must never delete: the recipe file, the data, a local encoder, the teacher and
+    the unlabelled inputs."""
     files = [getattr(recipe.data, split) for split in ("train", "validation", "test")]
     teacher = recipe.distill.teacher if recipe.distill else None
-    files += [name for name in (recipe.source, recipe.encoder.name, teacher) if name and Path(name).exists()]
+    unlabelled = recipe.distill.unlabelled if recipe.distill else None
+    files += [name for name in (recipe.source, recipe.encoder.name, teacher, unlabelled) if name and Path(name).exists()]
     return [f for f in files if f]
 
 
