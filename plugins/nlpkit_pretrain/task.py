@@ -14,7 +14,6 @@ No torch/transformers import at module level: recipe validation stays fast.
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Iterator, Literal, Sequence
 
@@ -25,6 +24,7 @@ from nlpkit.readers import Record
 from nlpkit.recipe import DataSection, HeadSection
 from nlpkit.task import Counts, Feature, Task
 from nlpkit_pretrain.corpus import Document, documents_from_rows, no_text, read_documents, segment_pairs
+from nlpkit_pretrain.stream import CorpusStream, held_out_indices, holds_out
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -97,12 +97,9 @@ class PretrainHeadOptions(HeadSection):
 def held_out(documents: list[Document], source: str, split: str, data: CorpusOptions) -> list[Document]:
     """``data.validation_documents`` of ``data.train`` (seeded by ``data.split_seed``):
     the held-out documents for the validation split, the others for training."""
-    count = data.validation_documents
-    if not (count and data.train and Path(source).resolve() == Path(data.train).resolve()):
+    if not holds_out(source, data):
         return documents
-    if count >= len(documents):
-        raise DataError(source, None, f"data.validation_documents = {count}, but the file has {len(documents)} documents")
-    chosen = set(random.Random(data.split_seed).sample(range(len(documents)), count))
+    chosen = held_out_indices(len(documents), source, data)
     keep_held_out = split != "train"
     return [d for i, d in enumerate(documents) if (i in chosen) == keep_held_out]
 
@@ -127,8 +124,14 @@ class PretrainTask(Task[Document]):
         return "nsp" in self.settings.head.objectives
 
     # -- reading ---------------------------------------------------------------------
+    def stream(self, path: Path, split: str) -> CorpusStream:
+        """The corpus read as it is iterated: the core encodes it into shards."""
+        return CorpusStream(path, split, self.settings.data)
+
     def read(self, path: Path, split: str) -> list[Document]:
         data = self.settings.data
+        if holds_out(path, data):  # held out of data.train: stream past the others, keep these
+            return list(self.stream(path, split))
         documents = read_documents(
             path,
             format=data.format,
