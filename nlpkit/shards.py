@@ -25,9 +25,7 @@ from __future__ import annotations
 import bisect
 import json
 import logging
-import os
 import shutil
-import socket
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -134,9 +132,13 @@ def encode_stream(
     returns how many examples were read. Counts are logged as by :func:`nlpkit.data.encode`."""
     from tqdm.auto import tqdm
 
-    partial = path.with_name(f".{path.name}.partial{os.getpid()}-{socket.gethostname()}")
+    from nlpkit.rundir import clean_partials, partial_path
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    clean_partials(path.parent, path.name)  # left by runs that were killed
+    partial = partial_path(path)
     shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
+    partial.mkdir()
     writer, counts, total = _ShardWriter(partial, key), Counts(), 0
     try:
         with tqdm(desc=f"tokenizing {split} (streaming)", unit=" examples", unit_scale=True) as progress:

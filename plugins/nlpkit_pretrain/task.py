@@ -178,9 +178,7 @@ class PretrainTask(Task[Document]):
         flat = [s for doc in sentences for s in doc]
         if not flat:
             return []
-        encoded = tokenizer(flat, add_special_tokens=False, truncation=False, verbose=False)
-        ids: list[list[int]] = encoded["input_ids"]
-        starts = [_word_starts(encoded, i, len(ids[i]), tokenizer.is_fast) for i in range(len(ids))]
+        ids, starts = _tokenized(flat, tokenizer)
         # Back from the flat list to documents.
         doc_ids, doc_starts, k = [], [], 0
         for doc in sentences:
@@ -346,6 +344,24 @@ class PretrainTask(Task[Document]):
 
     def record(self, example: Document, prediction: dict[str, Any]) -> dict[str, Any]:
         return {"document": example.title or f"{example.path}:{example.line}", **prediction}
+
+
+TOKENIZE_BATCH = 4096
+"""Sentences per tokenizer call: the fast tokenizer's encodings (offsets, word ids... about
+200 bytes a token) are dropped after each call, and only ids and word starts kept."""
+
+
+def _tokenized(sentences: list[str], tokenizer: "PreTrainedTokenizerBase") -> tuple[list[list[int]], list[list[int]]]:
+    """Each sentence's token ids (no special tokens) and word starts."""
+    ids: list[list[int]] = []
+    starts: list[list[int]] = []
+    for begin in range(0, len(sentences), TOKENIZE_BATCH):
+        encoded = tokenizer(sentences[begin : begin + TOKENIZE_BATCH], add_special_tokens=False, truncation=False,
+                            verbose=False)
+        part: list[list[int]] = encoded["input_ids"]
+        ids.extend(part)
+        starts.extend(_word_starts(encoded, i, len(part[i]), tokenizer.is_fast) for i in range(len(part)))
+    return ids, starts
 
 
 def _word_starts(encoded: Any, index: int, length: int, fast: bool) -> list[int]:
