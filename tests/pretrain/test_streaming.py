@@ -199,3 +199,21 @@ def test_cache_info_lists_the_shard_folder_and_clear_removes_it(
     assert found.features == len(splits["train"].features) and found.problem is None
     assert found.size == sum(p.stat().st_size for p in found.path.iterdir())
     assert [e.path for e in clear(folder)] == [found.path] and not found.path.exists()
+
+
+def test_recipe_check_takes_a_pattern_that_matches_files_and_refuses_one_that_does_not(
+    tmp_path: Path, tiny_model: Path
+) -> None:
+    import yaml
+    from click.testing import CliRunner
+
+    from nlpkit.cli import main
+
+    grammar_corpus(tmp_path / "part1.txt", 5)
+    recipe = tmp_path / "r.yaml"
+    for pattern, code in ((tmp_path / "part*.txt", 0), (tmp_path / "nothing*.txt", 2)):
+        recipe.write_text(yaml.safe_dump({"task": "pretrain", "encoder": {"name": str(tiny_model)},
+                                          "data": {"train": str(pattern)}}))
+        result = CliRunner().invoke(main, ["recipe", "check", str(recipe)])
+        assert result.exit_code == code, result.output
+    assert f"data file not found: data.train = {tmp_path / 'nothing*.txt'}" in result.output
