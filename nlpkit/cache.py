@@ -3,8 +3,9 @@ emptying it (``nlpkit cache clear``).
 
 The cache is one folder, ``features/`` under ``data.cache_dir``, ``$NLPKIT_CACHE`` or
 ``~/.cache/nlpkit``, with one store per encoded split, named
-``<task>-<split>-<key>.safetensors`` (:mod:`nlpkit.feature_cache` is its format). Only
-files of that name are nlpkit's: clearing removes those (and the pickles of format 1,
+``<task>-<split>-<key>.safetensors`` (:mod:`nlpkit.feature_cache` is its format), and one
+folder of shards per streamed split, ``<task>-<split>-<key>.shards`` (:mod:`nlpkit.shards`).
+Only files and folders of those names are nlpkit's: clearing removes those (and the pickles of format 1,
 ``.pkl``, which no version reads any more) and leaves anything else in the folder, and the
 partial files of writes under way, alone.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +22,8 @@ from nlpkit import feature_cache
 
 FEATURES = "features"
 ENVIRONMENT = "NLPKIT_CACHE"
-_STORE = re.compile(r"^(?P<task>.+)-(?P<split>[^-]+)-(?P<key>[0-9a-f]{24})\.(?P<suffix>safetensors|pkl)$")
+SHARDS = ".shards"
+_STORE = re.compile(r"^(?P<task>.+)-(?P<split>[^-]+)-(?P<key>[0-9a-f]{24})\.(?P<suffix>safetensors|pkl|shards)$")
 
 
 def cache_root(configured: str | os.PathLike[str] | None = None) -> Path:
@@ -37,6 +40,11 @@ def features_dir(configured: str | os.PathLike[str] | None = None) -> Path:
 def store_path(folder: Path, task: str, split: str, key: str) -> Path:
     """Where the features of ``split`` encoded for cache key ``key`` are stored."""
     return folder / f"{task}-{split}-{key}{feature_cache.SUFFIX}"
+
+
+def shards_path(folder: Path, task: str, split: str, key: str) -> Path:
+    """The folder of a streamed split's shards (:mod:`nlpkit.shards`) for cache key ``key``."""
+    return folder / f"{task}-{split}-{key}{SHARDS}"
 
 
 @dataclass(frozen=True)
@@ -65,23 +73,40 @@ def entries(folder: Path) -> list[Entry]:
         return []
     found = []
     for path in sorted(folder.iterdir()):
-        if not path.is_file() or path.is_symlink() or path.name.startswith("."):
+        if path.is_symlink() or path.name.startswith("."):
             continue
-        stat = path.stat()
         match = _STORE.match(path.name)
+        if path.is_dir() and (match is None or match["suffix"] != "shards"):
+            continue  # not a file, nor a shard folder: nothing nlpkit wrote
+        size = _size(path)
+        modified = path.stat().st_mtime
         if match is None:
-            found.append(Entry(path, stat.st_size, stat.st_mtime))
+            found.append(Entry(path, size, modified))
             continue
-        count, problem = None, None
-        if match["suffix"] == "pkl":
-            problem = "a pickle of format 1, never read: loading it could run code"
-        else:
-            try:
-                count = feature_cache.stored_count(path)
-            except (OSError, feature_cache.CacheFormatError) as exc:
-                problem = str(exc)
-        found.append(Entry(path, stat.st_size, stat.st_mtime, match["task"], match["split"], count, problem))
+        count, problem = _count(path, match["suffix"])
+        found.append(Entry(path, size, modified, match["task"], match["split"], count, problem))
     return found
+
+
+def _size(path: Path) -> int:
+    """Bytes of a file, or of a shard folder's files."""
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.iterdir() if p.is_file())
+    return path.stat().st_size
+
+
+def _count(path: Path, suffix: str) -> tuple[int | None, str | None]:
+    """How many features a store holds, or why it cannot be used."""
+    if suffix == "pkl":
+        return None, "a pickle of format 1, never read: loading it could run code"
+    try:
+        if suffix == "shards":
+            from nlpkit.shards import read_index
+
+            return int(read_index(path)["features"]), None
+        return feature_cache.stored_count(path), None
+    except (OSError, KeyError, ValueError, feature_cache.CacheFormatError) as exc:
+        return None, str(exc)
 
 
 def clear(folder: Path, task: str | None = None) -> list[Entry]:
@@ -91,7 +116,10 @@ def clear(folder: Path, task: str | None = None) -> list[Entry]:
     removed = []
     for entry in entries(folder):
         if entry.ours and (task is None or entry.task == task):
-            entry.path.unlink(missing_ok=True)
+            if entry.path.is_dir():
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                entry.path.unlink(missing_ok=True)
             removed.append(entry)
     return removed
 

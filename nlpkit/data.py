@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import random
+import shutil
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -14,8 +15,9 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from tqdm.auto import tqdm
 
 from nlpkit import feature_cache
-from nlpkit.cache import features_dir, store_path
+from nlpkit.cache import features_dir, shards_path, store_path
 from nlpkit.feature_view import MappedFeatures
+from nlpkit.shards import ShardedFeatures, StreamedExamples, encode_stream
 from nlpkit.errors import DataError, RecipeError
 from nlpkit.sections import Recipe
 from nlpkit.tabular import Table, TableKind, not_text, content_digest, open_table, table_kind
@@ -41,7 +43,8 @@ class Split:
     """One split: its examples and, once encoded, its features."""
 
     name: str
-    examples: list[Any]
+    examples: Sequence[Any] | StreamedExamples
+    """A list, or a streamed training split (:class:`~nlpkit.shards.StreamedExamples`)."""
     path: str
     """The file the examples come from (keys the feature cache)."""
     source: str = ""
@@ -128,7 +131,8 @@ def read_splits(task: Task, recipe: Recipe, given: Mapping[str, Any] | None = No
                 raise RecipeError(f"data[{name!r}]: no examples could be read (an empty table?)")
             splits[name] = Split(name, examples, table.name, digest=table.digest() if data.cache else None)
         elif path := getattr(data, name):
-            splits[name] = Split(name, read_examples(task, path, name), str(path))
+            stream = _stream(task, recipe, name, path)
+            splits[name] = Split(name, stream if stream is not None else read_examples(task, path, name), str(path))
     if "train" in splits:  # (build_recipe refuses a split fraction together with that split's file)
         _hold_out(splits, data.test_split, data.validation_split, data.split_seed)
     for name, split in splits.items():
@@ -136,8 +140,22 @@ def read_splits(task: Task, recipe: Recipe, given: Mapping[str, Any] | None = No
         if limit is not None and limit < len(split.examples):
             split.examples = split.examples[:limit]
     for name, split in splits.items():
-        log.info("data.%s: %d examples from %s", name, len(split.examples), split.source)
+        if isinstance(split.examples, StreamedExamples):
+            log.info("data.%s: streamed from %s", name, split.source)
+        else:
+            log.info("data.%s: %d examples from %s", name, len(split.examples), split.source)
     return splits
+
+
+def _stream(task: Task, recipe: Recipe, name: str, path: str) -> StreamedExamples | None:
+    """The training split read lazily, where its task streams it (:meth:`Task.stream`)
+    and nothing asks for it whole: the shards are the cache (``data.cache``), and no
+    seeded fraction or first N is taken from it."""
+    data = recipe.data
+    if name != "train" or not data.cache or data.validation_split or data.test_split or data.limit_train:
+        return None
+    source = task.stream(Path(path), name)
+    return None if source is None else StreamedExamples(source)
 
 
 def _hold_out(splits: dict[str, Split], test: float | None, validation: float | None, seed: int) -> None:
@@ -200,6 +218,8 @@ def encode(
     all the chunks: each count is logged once, out of the split's example count
     ("data.train: 12 of 2,000 texts reach ...", without ``split``: "12 of 2,000 ...").
     """
+    if isinstance(examples, StreamedExamples):
+        examples = list(examples)  # asked for in memory
     features: list[Feature] = []
     counts = Counts()
     disable = len(examples) < 2 * ENCODE_CHUNK
@@ -227,6 +247,9 @@ def encode_split(task: Task, split: Split, tokenizer: "PreTrainedTokenizerBase",
         )
         return
     key = cache_key(task, split, tokenizer)
+    if isinstance(split.examples, StreamedExamples):
+        split.features = _sharded_features(task, split, tokenizer, shards_path(cache_dir(recipe), task.name, split.name, key), key)
+        return
     path = store_path(cache_dir(recipe), task.name, split.name, key)
     cached = _cached_features(path, key)
     if cached is not None:
@@ -240,12 +263,36 @@ def encode_split(task: Task, split: Split, tokenizer: "PreTrainedTokenizerBase",
         split.features = _cached_features(path, key) or split.features  # the rows leave memory for the store
 
 
+def _sharded_features(
+    task: Task, split: Split, tokenizer: "PreTrainedTokenizerBase", path: Path, key: str
+) -> ShardedFeatures:
+    """A streamed split's shards at ``path``: found there, else encoded as the examples
+    stream in (:mod:`nlpkit.shards`); a folder there that is not their store is replaced."""
+    assert isinstance(split.examples, StreamedExamples)
+    if path.exists():
+        try:
+            features = ShardedFeatures(path, key)
+            split.examples.count = features.examples
+            log.info("data.%s: %d features in %d shards from cache %s", split.name, len(features), len(features.shards), path)
+            return features
+        except (OSError, feature_cache.CacheFormatError) as exc:
+            log.warning("ignoring feature shards %s (%s); encoding again", path, exc)
+            shutil.rmtree(path, ignore_errors=True)
+    split.examples.count = encode_stream(
+        task, split.examples, tokenizer, path, key, training=split.name == "train", split=split.name, chunk=ENCODE_CHUNK
+    )
+    features = ShardedFeatures(path, key)
+    log.info("data.%s: %d examples, %d features in %d shards at %s", split.name, features.examples, len(features),
+             len(features.shards), path)
+    return features
+
+
 def cache_key(task: Task, split: Split, tokenizer: "PreTrainedTokenizerBase") -> str:
     """What the features of ``split`` depend on, hashed; the format number is part of it."""
     key_parts = {
         "file": split.digest or content_digest(split.path),
         "split": split.name,
-        "n": len(split.examples),
+        "n": None if isinstance(split.examples, StreamedExamples) else len(split.examples),  # streamed: not known yet
         **({"source": split.source} if split.source != split.path else {}),  # which part of a split file
         "tokenizer": tokenizer_fingerprint(tokenizer),
         "task": task.name,
@@ -299,7 +346,7 @@ def feature_length(feature: Feature) -> int:
 
 def feature_lengths(features: Sequence[Feature]) -> list[int]:
     """:func:`feature_length` of every feature (of a store: from its offsets, no row read)."""
-    if isinstance(features, MappedFeatures):
+    if isinstance(features, (MappedFeatures, ShardedFeatures)):
         return features.lengths("input_ids")
     if isinstance(features, JoinedFeatures):
         return feature_lengths(features.labelled) + feature_lengths(features.unlabelled)
@@ -366,13 +413,38 @@ def _with_placeholders(rows: Sequence[Feature]) -> list[Feature]:
 
 
 def collate_indexed(
-    items: Sequence[tuple[int, Feature]], task: Task, tokenizer: Any, training: bool, pad_to_multiple_of: int = 1
+    items: Sequence[tuple[int, Feature]],
+    task: Task,
+    tokenizer: Any,
+    training: bool,
+    pad_to_multiple_of: int = 1,
+    seed: int | None = None,
+    sampler: Any = None,
 ) -> dict[str, Any]:
+    """:func:`collate` with each row's feature index. With ``seed`` (training), what the
+    task's ``prepare_batch`` draws at random (MLM masks) comes from torch's generator
+    seeded by :func:`batch_seed`, and the run's own random stream is left as it was: a
+    batch gets the same draws wherever and whenever it is built (prefetched, in a worker,
+    built again after ``--resume``), and the training steps (dropout) the same stream."""
     import torch
 
-    batch = collate(task, [f for _, f in items], tokenizer, training=training, pad_to_multiple_of=pad_to_multiple_of)
-    batch["feature_index"] = torch.tensor([i for i, _ in items], dtype=torch.long)
+    indices = [i for i, _ in items]
+    features = [f for _, f in items]
+    if seed is None:
+        batch = collate(task, features, tokenizer, training=training, pad_to_multiple_of=pad_to_multiple_of)
+    else:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(batch_seed(seed, int(getattr(sampler, "epoch", 0)), indices))
+            batch = collate(task, features, tokenizer, training=training, pad_to_multiple_of=pad_to_multiple_of)
+    batch["feature_index"] = torch.tensor(indices, dtype=torch.long)
     return batch
+
+
+def batch_seed(seed: int, epoch: int, indices: Sequence[int]) -> int:
+    """A 63-bit seed of a training batch: the run's seed, the epoch and which rows it holds
+    (so a row's draws differ from epoch to epoch, and from batch to batch)."""
+    digest = hashlib.blake2b(json.dumps([seed, epoch, list(indices)]).encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "little") & (2**63 - 1)
 
 
 def train_loader(task: Task, features: Sequence[Feature], tokenizer: Any, recipe: Recipe) -> "DataLoader":
@@ -390,7 +462,8 @@ def train_loader(task: Task, features: Sequence[Feature], tokenizer: Any, recipe
         batch_size=train.batch_size,
         sampler=sampler,
         collate_fn=partial(
-            collate_indexed, task=task, tokenizer=tokenizer, training=True, pad_to_multiple_of=train.pad_to_multiple_of
+            collate_indexed, task=task, tokenizer=tokenizer, training=True, pad_to_multiple_of=train.pad_to_multiple_of,
+            seed=train.seed, sampler=sampler,
         ),
         num_workers=train.num_workers,
         persistent_workers=train.num_workers > 0,

@@ -28,6 +28,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from nlpkit.errors import DataError, RecipeError
+from nlpkit.globs import is_pattern, matching
 from nlpkit.loggers import check_installed, logger_options
 from nlpkit.monitor import metric_name
 from nlpkit.sections import (
@@ -364,7 +365,7 @@ def check_files(recipe: Recipe) -> None:
     missing = [
         f"data.{split} = {path}"
         for split in ("train", "validation", "test")
-        if (path := getattr(recipe.data, split)) and not Path(path).exists()
+        if (path := getattr(recipe.data, split)) and not (Path(path).exists() or (is_pattern(path) and matching(path)))
     ]
     if missing:
         raise RecipeError(

@@ -314,7 +314,7 @@ def staged_export(out: Path) -> Iterator[ExportDir]:
     left as it was. Call :func:`check_export_target` first."""
     out.parent.mkdir(parents=True, exist_ok=True)
     clean_partials(out.parent, out.name)
-    stage = out.with_name(f".{out.name}.partial{os.getpid()}-{_HOST}")
+    stage = partial_path(out)
     stage.mkdir()
     try:
         yield ExportDir(stage)
@@ -600,12 +600,18 @@ def replacing(path: Path) -> Iterator[Path]:
     after) are removed first."""
     path.parent.mkdir(parents=True, exist_ok=True)
     clean_partials(path.parent, path.name)
-    partial = path.with_name(f".{path.name}.partial{os.getpid()}-{_HOST}")
+    partial = partial_path(path)
     try:
         yield partial
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)
+
+
+def partial_path(path: Path) -> Path:
+    """This process's partial file or folder of ``path`` (written, then renamed to ``path``),
+    named so that :func:`clean_partials` finds it once the process has ended."""
+    return path.with_name(f".{path.name}.partial{os.getpid()}-{_HOST}")
 
 
 def clean_partials(folder: Path, name: str | None = None) -> int:

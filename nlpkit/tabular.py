@@ -230,13 +230,20 @@ def _schema_class_names(schema: "pa.Schema") -> dict[str, list[str]]:
 
 
 def content_digest(path: str | Path) -> str:
-    """The SHA-256 of a file, or of a directory's files (names and contents, sorted)."""
+    """The SHA-256 of a file, or of a directory's or a glob pattern's files (names and
+    contents, sorted)."""
+    from nlpkit.globs import is_pattern, matching
+
     path = Path(path)
     digest = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    if is_pattern(path):
+        files, named = matching(path), True
+    else:
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        named = path.is_dir()
     for file in files:
-        if path.is_dir():
-            digest.update(str(file.relative_to(path)).encode() + b"\0")
+        if named:
+            digest.update(str(file.relative_to(path) if path.is_dir() else file).encode() + b"\0")
         with file.open("rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)

@@ -236,6 +236,14 @@ class Task(ABC, Generic[ExampleT]):
         ``source:line`` into ``source[row]``). Default: the task reads files only."""
         raise NlpkitError(f"task {self.name} reads its own file formats only, not tables ({source})")
 
+    def stream(self, path: Path, split: str) -> Iterable[ExampleT] | None:
+        """The examples of ``path`` read lazily, for a split that may not fit in memory
+        (a pre-training corpus): an iterable that reads the file(s) again each time it is
+        iterated, yielding what ``read`` would return, in the same order. The core then
+        encodes the split as it streams in, into memory-mapped shards
+        (:mod:`nlpkit.shards`). None (default): the split is read whole by ``read``."""
+        return None
+
     def examples_from_inputs(self, inputs: Sequence[Any]) -> list[ExampleT]:
         """Turn what a user passes to ``predict`` (strings, tuples, dicts) into examples."""
         raise NlpkitError(f"task {self.name} does not predict from raw inputs")

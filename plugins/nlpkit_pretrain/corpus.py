@@ -57,7 +57,15 @@ class Document:
 
 
 def corpus_files(path: str | Path) -> list[Path]:
-    """``path`` itself, or the text/JSONL files of a directory (sorted, recursive)."""
+    """``path`` itself, the text/JSONL files of a directory (sorted, recursive), or the
+    files a glob pattern matches (``corpus/*.txt``)."""
+    from nlpkit.globs import is_pattern, matching
+
+    if is_pattern(path):
+        files = matching(path)
+        if not files:
+            raise DataError(path, None, "no file matches this pattern")
+        return files
     path = Path(path)
     if path.is_dir():
         files = sorted(
@@ -71,7 +79,13 @@ def corpus_files(path: str | Path) -> list[Path]:
     return [path]
 
 
-def read_documents(
+def read_documents(path: str | Path, **options: Any) -> list[Document]:
+    """Every document, in a list: :func:`iter_documents` (which takes the same
+    ``options``) read to the end."""
+    return list(iter_documents(path, **options))
+
+
+def iter_documents(
     path: str | Path,
     *,
     format: Format = "auto",
@@ -80,26 +94,26 @@ def read_documents(
     encoding: str = "utf-8-sig",
     on_error: Literal["raise", "skip"] = "raise",
     columns: Mapping[str, str] | None = None,
-) -> list[Document]:
-    """Read every document of a file or of a folder of files.
+) -> Iterator[Document]:
+    """The documents of a file, of a folder of files or of a glob pattern's files, one at
+    a time: the files are read line by line, so a corpus of any size streams through in
+    little memory.
 
     ``format="auto"`` reads ``.jsonl``/``.json`` files as JSON lines (one document per
     record, its ``text_field``; newlines inside separate paragraphs; ``columns``, the
     recipe's ``data.columns``, renames keys) and anything else as plain text. Plain-text
     documents end at ``boundary``: ``title`` (WikiText ``" = Title = "`` lines start a
     new document), ``blank_line``, ``line`` (one document per line), or ``auto`` (titles
-    if the file has any, else blank lines).
+    if the file has any, else blank lines: a first pass looks for one).
     """
-    documents: list[Document] = []
     for file in corpus_files(path):
         fmt = format
         if fmt == "auto":
             fmt = "jsonl" if file.suffix.lower() in _JSONL_SUFFIXES else "text"
         if fmt == "jsonl":
-            documents.extend(_read_jsonl(file, text_field, encoding, on_error, columns))
+            yield from _read_jsonl(file, text_field, encoding, on_error, columns)
         else:
-            documents.extend(_read_text(file, boundary, encoding))
-    return documents
+            yield from _read_text(file, boundary, encoding)
 
 
 def no_text(path: str | Path, *, format: Format = "auto", text_field: str = "text", encoding: str = "utf-8-sig") -> DataError:
@@ -115,15 +129,19 @@ def no_text(path: str | Path, *, format: Format = "auto", text_field: str = "tex
     return DataError(path, None, f"no text found: {why}")
 
 
-def _lines(path: Path, encoding: str) -> list[str]:
+def _lines(path: Path, encoding: str) -> Iterator[str]:
+    """The file's lines, read as they are needed. Universal newlines end a line at
+    ``\n``, ``\r\n`` or a lone ``\r``; each line's ``splitlines()`` then splits at the
+    other separators that ``str.splitlines`` knows: the lines of the whole text's
+    ``splitlines()``."""
     try:
-        text = path.read_text(encoding=encoding)
+        with path.open(encoding=encoding) as handle:
+            for line in handle:
+                yield from line.splitlines()
     except UnicodeDecodeError as exc:
         from nlpkit.data import ENCODING_HINT, undecodable  # the core's message: line, byte and column
 
         raise undecodable(path, exc, ENCODING_HINT) from None
-    # splitlines() handles \r\n and lone \r; strip the spaces WikiText puts around lines.
-    return text.splitlines()
 
 
 def is_title(line: str, next_line: str | None) -> str | None:
@@ -142,45 +160,47 @@ def is_title(line: str, next_line: str | None) -> str | None:
     return match.group(1).strip()
 
 
-def _read_text(path: Path, boundary: Boundary, encoding: str) -> list[Document]:
-    lines = _lines(path, encoding)
-    if boundary == "auto":
-        boundary = "title" if any(_TITLE.match(l) for l in lines) else "blank_line"
-    documents: list[Document] = []
+def _read_text(path: Path, boundary: Boundary, encoding: str) -> Iterator[Document]:
+    if boundary == "auto":  # a first look, up to the first title (the whole file if it has none)
+        boundary = "title" if any(_TITLE.match(l) for l in _lines(path, encoding)) else "blank_line"
     current: Document | None = None
-
-    def close() -> None:
-        nonlocal current
-        if current is not None and current.paragraphs:
-            documents.append(current)
-        current = None
-
-    for index, raw in enumerate(lines):
+    for number, raw, next_text in _with_next_text(_lines(path, encoding)):
         line = raw.strip()
-        number = index + 1
+        start = boundary == "line" or (boundary == "blank_line" and not line)
         if boundary == "title":
-            title = None
-            if _TITLE.match(raw):  # look ahead only for candidate titles
-                title = is_title(raw, next((l for l in lines[index + 1 :] if l.strip()), None))
+            title = is_title(raw, next_text) if _TITLE.match(raw) else None  # look ahead only for candidates
             if title is not None:
-                close()
+                if current is not None and current.paragraphs:
+                    yield current
                 current = Document([], str(path), number, title)
                 continue
             if not line or _is_heading(line):
                 continue  # section headings are not sentences; blank lines are paragraph breaks
-        elif boundary == "blank_line":
-            if not line:
-                close()
-                continue
-        elif boundary == "line":
-            close()
-            if not line:
-                continue
+        if start:
+            if current is not None and current.paragraphs:
+                yield current
+            current = None
+        if not line:
+            continue
         if current is None:
             current = Document([], str(path), number)
         current.paragraphs.append(line)
-    close()
-    return documents
+    if current is not None and current.paragraphs:
+        yield current
+
+
+def _with_next_text(lines: Iterable[str]) -> Iterator[tuple[int, str, str | None]]:
+    """(1-based number, line, the next non-blank line or None) for each line: the lines
+    after a line are read only as far as its next non-blank one."""
+    waiting: list[tuple[int, str]] = []  # lines that wait for a non-blank successor
+    for number, line in enumerate(lines, start=1):
+        if line.strip():
+            for earlier_number, earlier in waiting:
+                yield earlier_number, earlier, line
+            waiting = []
+        waiting.append((number, line))
+    for earlier_number, earlier in waiting:
+        yield earlier_number, earlier, None
 
 
 def _is_heading(line: str) -> bool:
@@ -196,7 +216,7 @@ def _read_jsonl(
     (``on_error="skip"``: logged once the file is read)."""
     errors = RowErrors(path, on_error)
     objects = json_objects(_lines(path, encoding), errors, f"a JSON object with a {text_field!r} key", columns)
-    yield from _documents(objects, str(path), text_field, errors)
+    yield from iter_row_documents(objects, str(path), text_field, errors)
 
 
 def documents_from_rows(
@@ -204,12 +224,13 @@ def documents_from_rows(
 ) -> list[Document]:
     """One document per row of a table (``(index, values)``): its ``text_field``, whose
     lines are its paragraphs, and its ``title`` if it has one."""
-    return list(_documents(rows, source, text_field, RowErrors(source, on_error, unit="row")))
+    return list(iter_row_documents(rows, source, text_field, RowErrors(source, on_error, unit="row")))
 
 
-def _documents(
+def iter_row_documents(
     rows: Iterable[tuple[int, dict[str, Any]]], source: str, text_field: str, errors: RowErrors
 ) -> Iterator[Document]:
+    """One document per row as the rows come; bad rows go to ``errors``, reported at the end."""
     for number, record in rows:
         text = record.get(text_field)
         if text_field not in record:

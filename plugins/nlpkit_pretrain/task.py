@@ -14,7 +14,6 @@ No torch/transformers import at module level: recipe validation stays fast.
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Iterator, Literal, Sequence
 
@@ -25,6 +24,7 @@ from nlpkit.readers import Record
 from nlpkit.recipe import DataSection, HeadSection
 from nlpkit.task import Counts, Feature, Task
 from nlpkit_pretrain.corpus import Document, documents_from_rows, no_text, read_documents, segment_pairs
+from nlpkit_pretrain.stream import CorpusStream, held_out_indices, holds_out
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -97,12 +97,9 @@ class PretrainHeadOptions(HeadSection):
 def held_out(documents: list[Document], source: str, split: str, data: CorpusOptions) -> list[Document]:
     """``data.validation_documents`` of ``data.train`` (seeded by ``data.split_seed``):
     the held-out documents for the validation split, the others for training."""
-    count = data.validation_documents
-    if not (count and data.train and Path(source).resolve() == Path(data.train).resolve()):
+    if not holds_out(source, data):
         return documents
-    if count >= len(documents):
-        raise DataError(source, None, f"data.validation_documents = {count}, but the file has {len(documents)} documents")
-    chosen = set(random.Random(data.split_seed).sample(range(len(documents)), count))
+    chosen = held_out_indices(len(documents), source, data)
     keep_held_out = split != "train"
     return [d for i, d in enumerate(documents) if (i in chosen) == keep_held_out]
 
@@ -127,8 +124,14 @@ class PretrainTask(Task[Document]):
         return "nsp" in self.settings.head.objectives
 
     # -- reading ---------------------------------------------------------------------
+    def stream(self, path: Path, split: str) -> CorpusStream:
+        """The corpus read as it is iterated: the core encodes it into shards."""
+        return CorpusStream(path, split, self.settings.data)
+
     def read(self, path: Path, split: str) -> list[Document]:
         data = self.settings.data
+        if holds_out(path, data):  # held out of data.train: stream past the others, keep these
+            return list(self.stream(path, split))
         documents = read_documents(
             path,
             format=data.format,
@@ -175,9 +178,7 @@ class PretrainTask(Task[Document]):
         flat = [s for doc in sentences for s in doc]
         if not flat:
             return []
-        encoded = tokenizer(flat, add_special_tokens=False, truncation=False, verbose=False)
-        ids: list[list[int]] = encoded["input_ids"]
-        starts = [_word_starts(encoded, i, len(ids[i]), tokenizer.is_fast) for i in range(len(ids))]
+        ids, starts = _tokenized(flat, tokenizer)
         # Back from the flat list to documents.
         doc_ids, doc_starts, k = [], [], 0
         for doc in sentences:
@@ -343,6 +344,24 @@ class PretrainTask(Task[Document]):
 
     def record(self, example: Document, prediction: dict[str, Any]) -> dict[str, Any]:
         return {"document": example.title or f"{example.path}:{example.line}", **prediction}
+
+
+TOKENIZE_BATCH = 4096
+"""Sentences per tokenizer call: the fast tokenizer's encodings (offsets, word ids... about
+200 bytes a token) are dropped after each call, and only ids and word starts kept."""
+
+
+def _tokenized(sentences: list[str], tokenizer: "PreTrainedTokenizerBase") -> tuple[list[list[int]], list[list[int]]]:
+    """Each sentence's token ids (no special tokens) and word starts."""
+    ids: list[list[int]] = []
+    starts: list[list[int]] = []
+    for begin in range(0, len(sentences), TOKENIZE_BATCH):
+        encoded = tokenizer(sentences[begin : begin + TOKENIZE_BATCH], add_special_tokens=False, truncation=False,
+                            verbose=False)
+        part: list[list[int]] = encoded["input_ids"]
+        ids.extend(part)
+        starts.extend(_word_starts(encoded, i, len(part[i]), tokenizer.is_fast) for i in range(len(part)))
+    return ids, starts
 
 
 def _word_starts(encoded: Any, index: int, length: int, fast: bool) -> list[int]:
