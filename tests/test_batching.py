@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from nlpkit.batching import LengthGroupedSampler, pad_features, split_rows
@@ -106,3 +107,31 @@ def test_a_loader_restored_mid_epoch_goes_on_with_the_next_batch_of_that_epochs_
     restored.load_state_dict({"epoch": 2, "batches": 10})
     straight.sampler.set_epoch(3)
     assert list(restored) == list(straight)
+
+
+def _order_with_lists(lengths: list[int], batch_size: int, seed: int, group: int, epoch: int) -> list[int]:
+    """The sampler's order written with Python lists and ``sorted``: what the recorded
+    runs trained on, so the numpy sampler must give exactly this."""
+    gen = torch.Generator().manual_seed(seed + epoch)
+    perm = torch.randperm(len(lengths), generator=gen).tolist()
+    batches = []
+    for start in range(0, len(perm), batch_size * group):
+        chunk = sorted(perm[start : start + batch_size * group], key=lambda i: -lengths[i])
+        batches.extend(chunk[j : j + batch_size] for j in range(0, len(chunk), batch_size))
+    tail = batches.pop() if batches and len(batches[-1]) < batch_size else None
+    batches = [batches[b] for b in torch.randperm(len(batches), generator=gen).tolist()]
+    longest = max(range(len(batches)), key=lambda b: lengths[batches[b][0]])
+    batches[0], batches[longest] = batches[longest], batches[0]
+    return [i for b in batches + ([tail] if tail else []) for i in b]
+
+
+@pytest.mark.parametrize("rows, batch_size, group", [(1003, 8, 10), (4096, 32, 50), (70, 16, 2)])
+def test_the_order_is_that_of_a_stable_sort_with_ties_kept_in_shuffled_order(rows: int, batch_size: int, group: int) -> None:
+    lengths = [(i * 7919) % 23 + 1 for i in range(rows)]  # many ties
+    sampler = LengthGroupedSampler(lengths, batch_size=batch_size, seed=5, group=group)
+    for epoch in (0, 1, 2):
+        sampler.set_epoch(epoch)
+        assert list(sampler) == _order_with_lists(lengths, batch_size, 5, group, epoch)
+    unshuffled = LengthGroupedSampler(lengths, batch_size=batch_size, seed=5, shuffle=False)
+    assert list(unshuffled) == sorted(range(rows), key=lambda i: -lengths[i])
+    assert all(type(i) is int for i in unshuffled)  # plain ints for the DataLoader
