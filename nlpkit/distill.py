@@ -211,9 +211,6 @@ class Distiller:
             logits = self.task.distill_logits(self.teacher.head(encoded, dict(batch)), dict(batch))
         return logits, encoded.hidden_states if hidden_states else None
 
-    def teacher_logits(self, batch: Mapping[str, "torch.Tensor"]) -> dict[str, "Logits"]:
-        return self.teacher_outputs(batch)[0]
-
     def step(self, student: "TaskModel", batch: dict[str, "torch.Tensor"]) -> tuple["torch.Tensor", dict[str, "torch.Tensor"]]:
         """The student's training loss on ``batch``, and its parts by name (``hard_loss``,
         ``soft_loss``, ``hidden_loss`` where matched) for the logs."""
@@ -229,14 +226,6 @@ class Distiller:
             parts["hidden_loss"] = hidden_loss(encoded.hidden_states, teacher_hidden, self.hidden, batch["attention_mask"])
             loss = loss + self.hidden_weight * parts["hidden_loss"]
         return loss, parts
-
-    def loss(
-        self, output: Any, hard: "torch.Tensor", batch: Mapping[str, "torch.Tensor"]
-    ) -> tuple["torch.Tensor", "torch.Tensor"]:
-        """``(alpha * hard + (1 - alpha) * soft, soft)`` for the student's ``output`` on
-        ``batch`` and its task loss ``hard``."""
-        soft = soft_loss(self.task.distill_logits(output, dict(batch)), self.teacher_logits(batch), self.temperature)
-        return self.alpha * hard + (1 - self.alpha) * soft, soft
 
 
 def hard_loss(model: "TaskModel", encoded: Any, output: Any, batch: dict[str, "torch.Tensor"]) -> "torch.Tensor":

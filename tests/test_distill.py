@@ -91,20 +91,18 @@ def test_a_teacher_against_itself_has_no_soft_loss_and_alpha_weighs_hard_against
 ) -> None:
     teacher, student = nlpkit.load(tiny_classifier_run), nlpkit.load(tiny_classifier_run)
     batch = a_batch(student, labels=[1, 0, 1, 0])
+
+    def mixed(alpha: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        return Distiller(teacher.model, teacher.task, DistillSection(teacher=".", alpha=alpha)).step(student.model, batch)
+
     with torch.no_grad():
-        output = student.model(batch)  # eval mode: the student is the teacher, to the bit
-        hard = student.model.head.loss(output, batch)
-        _, soft = Distiller(teacher.model, teacher.task, DistillSection(teacher=".")).loss(output, hard, batch)
-        assert float(soft) == 0.0
+        _, parts = mixed(0.5)  # eval mode: the student is the teacher, to the bit
+        assert float(parts["soft_loss"]) == 0.0
 
         torch.nn.init.normal_(student.model.head.out.weight)  # now the student differs
-        output = student.model(batch)
-        hard = student.model.head.loss(output, batch)
-        losses = {
-            alpha: Distiller(teacher.model, teacher.task, DistillSection(teacher=".", alpha=alpha)).loss(output, hard, batch)
-            for alpha in (1.0, 0.0, 0.25)
-        }
-    soft = losses[0.0][1]
+        losses = {alpha: mixed(alpha) for alpha in (1.0, 0.0, 0.25)}
+    hard, soft = losses[0.0][1]["hard_loss"], losses[0.0][1]["soft_loss"]
+    assert float(hard) == pytest.approx(float(student.model.head.loss(student.model(batch), batch)))
     assert float(soft) > 1e-4 and not math.isclose(float(soft), float(hard))
     assert float(losses[1.0][0]) == pytest.approx(float(hard))  # labels only
     assert float(losses[0.0][0]) == pytest.approx(float(soft))  # teacher only

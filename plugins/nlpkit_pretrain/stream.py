@@ -22,6 +22,15 @@ def holds_out(source: str | Path, data: Any) -> bool:
     return bool(data.validation_documents and data.train and Path(source).resolve() == Path(data.train).resolve())
 
 
+def corpus_options(data: Any) -> dict[str, Any]:
+    """The recipe's ``data`` settings as :func:`~nlpkit_pretrain.corpus.iter_documents`
+    (and ``read_documents``) take them."""
+    return {
+        "format": data.format, "boundary": data.document_boundary, "text_field": data.text_field,
+        "encoding": data.encoding, "on_error": data.on_error, "columns": data.columns,
+    }
+
+
 def held_out_indices(total: int, source: str | Path, data: Any) -> set[int]:
     """The indices of the held-out documents among ``total`` (seeded by ``data.split_seed``)."""
     count = data.validation_documents
@@ -59,10 +68,7 @@ class CorpusStream:
             rows = ((r.line, r.values) for r in table.records(data.columns))
             yield from iter_row_documents(rows, table.name, data.text_field, RowErrors(table.name, data.on_error, unit="row"))
             return
-        yield from iter_documents(
-            self.path, format=data.format, boundary=data.document_boundary, text_field=data.text_field,
-            encoding=data.encoding, on_error=data.on_error, columns=data.columns,
-        )
+        yield from iter_documents(self.path, **corpus_options(data))
 
     def _empty(self) -> DataError:
         from nlpkit.tabular import table_kind

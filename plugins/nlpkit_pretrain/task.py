@@ -24,7 +24,7 @@ from nlpkit.readers import Record
 from nlpkit.recipe import DataSection, HeadSection
 from nlpkit.task import Counts, Feature, Task
 from nlpkit_pretrain.corpus import Document, documents_from_rows, no_text, read_documents, segment_pairs
-from nlpkit_pretrain.stream import CorpusStream, held_out_indices, holds_out
+from nlpkit_pretrain.stream import CorpusStream, corpus_options, held_out_indices, holds_out
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -132,15 +132,7 @@ class PretrainTask(Task[Document]):
         data = self.settings.data
         if holds_out(path, data):  # held out of data.train: stream past the others, keep these
             return list(self.stream(path, split))
-        documents = read_documents(
-            path,
-            format=data.format,
-            boundary=data.document_boundary,
-            text_field=data.text_field,
-            encoding=data.encoding,
-            on_error=data.on_error,
-            columns=data.columns,
-        )
+        documents = read_documents(path, **corpus_options(data))
         if not documents:
             raise no_text(path, format=data.format, text_field=data.text_field, encoding=data.encoding)
         return held_out(documents, str(path), split, data)
