@@ -12,12 +12,13 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from nlpkit import feature_cache
 from nlpkit.cache import features_dir, shards_path, store_path
 from nlpkit.feature_view import MappedFeatures
-from nlpkit.shards import ShardedFeatures, StreamedExamples, encode_stream
+from nlpkit.shards import ShardedFeatures, StreamedExamples, encode_stream, one_writer
 from nlpkit.errors import DataError, RecipeError
 from nlpkit.sections import Recipe
 from nlpkit.tabular import Table, TableKind, not_text, content_digest, open_table, table_kind
@@ -269,22 +270,24 @@ def _sharded_features(
     """A streamed split's shards at ``path``: found there, else encoded as the examples
     stream in (:mod:`nlpkit.shards`); a folder there that is not their store is replaced."""
     assert isinstance(split.examples, StreamedExamples)
-    if path.exists():
-        try:
-            features = ShardedFeatures(path, key)
-            split.examples.count = features.examples
-            log.info("data.%s: %d features in %d shards from cache %s", split.name, len(features), len(features.shards), path)
-            return features
-        except (OSError, feature_cache.CacheFormatError) as exc:
-            log.warning("ignoring feature shards %s (%s); encoding again", path, exc)
-            shutil.rmtree(path, ignore_errors=True)
-    split.examples.count = encode_stream(
-        task, split.examples, tokenizer, path, key, training=split.name == "train", split=split.name, chunk=ENCODE_CHUNK
-    )
-    features = ShardedFeatures(path, key)
-    log.info("data.%s: %d examples, %d features in %d shards at %s", split.name, features.examples, len(features),
-             len(features.shards), path)
-    return features
+    with one_writer(path):  # another process with this key: wait for its shards
+        if path.exists():
+            try:
+                features = ShardedFeatures(path, key)
+                split.examples.count = features.examples
+                log.info("data.%s: %d features in %d shards from cache %s", split.name, len(features),
+                         len(features.shards), path)
+                return features
+            except (OSError, feature_cache.CacheFormatError) as exc:
+                log.warning("ignoring feature shards %s (%s); encoding again", path, exc)
+                shutil.rmtree(path, ignore_errors=True)
+        split.examples.count = encode_stream(
+            task, split.examples, tokenizer, path, key, training=split.name == "train", split=split.name, chunk=ENCODE_CHUNK
+        )
+        features = ShardedFeatures(path, key)
+        log.info("data.%s: %d examples, %d features in %d shards at %s", split.name, features.examples, len(features),
+                 len(features.shards), path)
+        return features
 
 
 def cache_key(task: Task, split: Split, tokenizer: "PreTrainedTokenizerBase") -> str:
@@ -344,13 +347,14 @@ def feature_length(feature: Feature) -> int:
     return len(feature["input_ids"])
 
 
-def feature_lengths(features: Sequence[Feature]) -> list[int]:
-    """:func:`feature_length` of every feature (of a store: from its offsets, no row read)."""
+def feature_lengths(features: Sequence[Feature]) -> np.ndarray:
+    """:func:`feature_length` of every feature, int64 (of a store: from its offsets, no
+    row read; an array, as a streamed corpus may have millions)."""
     if isinstance(features, (MappedFeatures, ShardedFeatures)):
         return features.lengths("input_ids")
     if isinstance(features, JoinedFeatures):
-        return feature_lengths(features.labelled) + feature_lengths(features.unlabelled)
-    return [feature_length(f) for f in features]
+        return np.concatenate([feature_lengths(features.labelled), feature_lengths(features.unlabelled)])
+    return np.fromiter((feature_length(f) for f in features), dtype=np.int64, count=len(features))
 
 
 class JoinedFeatures(Sequence[Feature]):
@@ -472,8 +476,7 @@ def train_loader(task: Task, features: Sequence[Feature], tokenizer: Any, recipe
 
 def eval_order(features: Sequence[Feature]) -> list[int]:
     """Longest first: the same order (and so the same batches) wherever we evaluate."""
-    lengths = feature_lengths(features)
-    return sorted(range(len(features)), key=lambda i: -lengths[i])
+    return np.argsort(-feature_lengths(features), kind="stable").tolist()  # stable: as sorted() orders ties
 
 
 def eval_loader(

@@ -4,8 +4,8 @@ features whose rows stay in the memory-mapped store until a batch asks for them.
 A store (:mod:`nlpkit.feature_cache`) keeps each key's values as a few flat arrays; the
 view opens the file with safetensors, which maps it into memory, checks every array's
 type and shape against the header as :func:`~nlpkit.feature_cache.load_features` does,
-and keeps in RAM only what finding a row needs: each list column's row offsets (8 bytes
-a feature) and the presence masks of keys that some features lack. ``view[i]`` reads
+and keeps in RAM only what finding a row needs: the row offsets of the list columns (4
+bytes a feature, shared by the columns whose rows have equal lengths) and the presence masks of keys that some features lack. ``view[i]`` reads
 row ``i``'s slices and gives the same dict ``load_features`` would, so the tasks, the
 samplers and the loaders see a sequence like any other. The operating system pages the
 arrays in and out: a split's features need not fit in memory.
@@ -53,6 +53,7 @@ class MappedFeatures(Sequence[Feature]):
                 column, _, part = tensor.partition(".")
                 parts.setdefault(column, {})[part] = self._handle.get_slice(tensor)
             self._columns = [_Column(spec, parts.get(str(i), {}), self._count) for i, spec in enumerate(specs)]
+            _share_offsets(self._columns)
         except SafetensorError as exc:
             raise CacheFormatError(f"not a safetensors file ({exc})") from None
         except (KeyError, TypeError, ValueError, IndexError, UnicodeDecodeError) as exc:
@@ -79,13 +80,13 @@ class MappedFeatures(Sequence[Feature]):
     def __iter__(self) -> Iterator[Feature]:
         return (self[i] for i in range(self._count))
 
-    def lengths(self, key: str) -> list[int]:
-        """The length of every feature's ``key`` list, from the offsets alone (the
+    def lengths(self, key: str) -> np.ndarray:
+        """The length of every feature's ``key`` list (int64), from the offsets alone (the
         samplers group batches by ``input_ids`` length without reading a row)."""
         column = next((c for c in self._columns if c.name == key), None)
         if column is None or column.offsets is None or column.mask is not None:
-            return [len(feature[key]) for feature in self]
-        return np.diff(column.offsets).tolist()
+            return np.fromiter((len(feature[key]) for feature in self), dtype=np.int64, count=self._count)
+        return np.diff(column.offsets).astype(np.int64)
 
     def __reduce__(self) -> tuple[Any, tuple[Path, str]]:
         return MappedFeatures, (self.path, self.key)
@@ -119,8 +120,12 @@ class _Column:
         lengths = _read(slices["lengths"], (np.dtype(np.int64),), (rows,), name)
         if (lengths < 0).any():
             raise CacheFormatError(f"{name}: negative lengths")
-        self.offsets = np.concatenate([[0], np.cumsum(lengths)])
-        total = int(self.offsets[-1])
+        ends = np.cumsum(lengths)
+        total = int(ends[-1]) if rows else 0
+        # Kept in RAM, one per list column: the narrowest type halves them in any shard
+        # of fewer than 4 billion values (all of nlpkit's own).
+        dtype = np.uint32 if total <= np.iinfo(np.uint32).max else np.int64
+        self.offsets = np.concatenate([np.zeros(1, dtype), ends.astype(dtype)])
         if self.kind == "list":
             _check(self.values, dtypes, (total,), name)
         elif self.kind == "rows":
@@ -142,6 +147,20 @@ class _Column:
             start, end = int(self.offsets[row]), int(self.offsets[row + 1])
             # safetensors refuses an empty slice at the end of an array
             feature[self.name] = self.values[start:end].tolist() if end > start else []
+
+
+def _share_offsets(columns: list[_Column]) -> None:
+    """One offsets array for the columns whose rows have the same lengths (a pre-training
+    feature's five token lists do): a shard's row index costs 4 bytes a row, not 20."""
+    kept: list[np.ndarray] = []
+    for column in columns:
+        if column.offsets is None:
+            continue
+        same = next((o for o in kept if o.shape == column.offsets.shape and np.array_equal(o, column.offsets)), None)
+        if same is None:
+            kept.append(column.offsets)
+        else:
+            column.offsets = same
 
 
 def _check(part: Any, dtypes: Sequence[np.dtype], shape: tuple[int, ...], name: str) -> None:

@@ -10,9 +10,11 @@ folder with an ``index.json`` that lists them. Only one chunk's and one shard's
 features are in memory at a time.
 
 The folder is written under a partial name and renamed into place when complete: a
-reader finds the whole store or none (a crash leaves only the partial folder). Two runs
-that encode the same key at once both write; the first rename wins, the other run reads
-the winner's shards and deletes its own.
+reader finds the whole store or none (a crash leaves only the partial folder). Processes
+that need the same key at once (the ranks of a distributed run started by ``torchrun``
+or SLURM, two runs) take turns through :func:`one_writer`: the first encodes, the others
+wait and read its shards. Where the file system has no locks they all write; the first
+rename wins, and the others read the winner's shards and delete their own.
 
 :class:`ShardedFeatures` is the sequence of all the shards' features, each shard a
 :class:`~nlpkit.feature_view.MappedFeatures`: rows stay in the memory-mapped files until
@@ -25,9 +27,12 @@ from __future__ import annotations
 import bisect
 import json
 import logging
+import os
 import shutil
+import socket
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import IO, Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -96,9 +101,9 @@ class ShardedFeatures(Sequence[Feature]):
         for shard in self.shards:
             yield from shard
 
-    def lengths(self, key: str) -> list[int]:
-        """Every feature's ``key`` length, from the shards' offsets (no row is read)."""
-        return [n for shard in self.shards for n in shard.lengths(key)]
+    def lengths(self, key: str) -> np.ndarray:
+        """Every feature's ``key`` length (int64), from the shards' offsets (no row is read)."""
+        return np.concatenate([shard.lengths(key) for shard in self.shards] or [np.zeros(0, np.int64)])
 
     def __reduce__(self) -> tuple[Any, tuple[Path, str]]:
         return ShardedFeatures, (self.path, self.key)
@@ -123,6 +128,62 @@ def read_index(path: Path) -> dict[str, Any]:
 def _plain_name(name: Any) -> bool:
     """A file name inside the folder: never a path that leads out of it."""
     return isinstance(name, str) and name == Path(name).name and not name.startswith(".")
+
+
+@contextmanager
+def one_writer(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path``'s key while its shards are looked for and, if
+    missing, encoded: a second process waits (and says so), then finds them published.
+
+    The lock is ``flock`` on a hidden file beside the folder, dropped by the OS however
+    its holder ends; the holder deletes the file when done, and a waiter that finds the
+    file it locked deleted takes the new one, so that one process at a time holds the key.
+    """
+    lock = path.with_name(f".{path.name}.lock")
+    handle = _lock(lock, path.name)
+    if handle is None:
+        yield
+        return
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"process {os.getpid()} on {socket.gethostname()}\n")
+        handle.flush()
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+        handle.close()  # closing drops the lock
+
+
+def _lock(lock: Path, name: str) -> IO[str] | None:
+    """``lock`` opened and locked, after waiting for its holder; None where the system or
+    the file system has no locks (then every process encodes; the first rename wins)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        return None
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        handle = lock.open("a+", encoding="utf-8")
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                log.info("%s: %s is encoding these shards; waiting for it", name, holder)
+                fcntl.flock(handle, fcntl.LOCK_EX)
+        except OSError as exc:
+            handle.close()
+            log.warning("cannot lock %s (%s): processes that start together each encode the corpus", lock, exc)
+            return None
+        try:
+            current = os.stat(lock).st_ino == os.fstat(handle.fileno()).st_ino
+        except FileNotFoundError:
+            current = False
+        if current:
+            return handle
+        handle.close()  # its holder deleted it when done: lock the file there now
 
 
 def encode_stream(

@@ -28,7 +28,7 @@ def test_every_task_family_reads_back_exactly(family: str, tiny_encoder: Path, t
         expected = feature_cache.normalised(features)
         assert len(view) == len(expected) and strictly_equal(list(view), expected), name
         assert strictly_equal(view[-1], expected[-1]) and strictly_equal(view[1:3], expected[1:3])
-        assert view.lengths("input_ids") == [len(f["input_ids"]) for f in expected]
+        assert view.lengths("input_ids").tolist() == [len(f["input_ids"]) for f in expected]
 
 
 def test_odd_values_missing_keys_and_pickling(tmp_path: Path) -> None:
@@ -72,4 +72,25 @@ def test_rows_stay_on_disk(tmp_path: Path) -> None:
 
     loaded = peak(lambda: feature_cache.load_features(path, "key"))
     mapped = peak(lambda: MappedFeatures(path, "key"))
-    assert mapped < loaded / 20, (mapped, loaded)  # the offsets (8 bytes a row), not the rows
+    assert mapped < loaded / 20, (mapped, loaded)  # the offsets (4 bytes a row), not the rows
+
+
+def test_token_columns_of_equal_lengths_share_one_index(tmp_path: Path) -> None:
+    """A pre-training feature has five token lists of one length: the view keeps one row
+    index for them (4 bytes a row), not one per list."""
+    rows = 20_000
+    features = [
+        {key: [i % 3] * (i % 50 + 2) for key in ("input_ids", "token_type_ids", "attention_mask", "mask", "starts")}
+        | {"labels": [1] * (i % 7), "example_id": i}
+        for i in range(rows)
+    ]
+    path = stored(features, tmp_path)
+    tracemalloc.start()
+    try:
+        view = MappedFeatures(path, "key")
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert 2 * 4 * rows <= held < 2 * 4 * rows + 20_000, held  # two indexes: the token lists' and the labels'
+    assert strictly_equal(view[rows - 1], feature_cache.normalised(features[-1]))
+    assert view.lengths("labels").tolist() == [i % 7 for i in range(rows)]

@@ -5,6 +5,8 @@ corpus shape (files, a glob, a folder, a datasets directory)."""
 from __future__ import annotations
 
 import random
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -73,7 +75,7 @@ def test_streamed_shards_hold_the_features_of_the_whole_corpus_read_at_once(
     whole = encode(task, documents, tokenizer, training=True)
     assert list(train.features) == whole
     assert [train.features[i] for i in (0, 9, 10, len(whole) - 1)] == [whole[i] for i in (0, 9, 10, len(whole) - 1)]
-    assert core_data.feature_lengths(train.features) == [len(f["input_ids"]) for f in whole]
+    assert core_data.feature_lengths(train.features).tolist() == [len(f["input_ids"]) for f in whole]
     # The held-out documents are the validation split, read whole (it is small).
     assert len(splits["validation"].examples) == 3 and not isinstance(splits["validation"].examples, StreamedExamples)
 
@@ -122,6 +124,45 @@ def test_shards_are_written_whole_or_not_at_all(
     monkeypatch.undo()
     _, splits = prepared(recipe, tokenizer)
     assert len(splits["train"].examples) == 30
+
+
+def test_a_second_process_waits_for_the_first_to_encode_and_reads_its_shards(
+    tmp_path: Path, tiny_model: Path, small_chunks: None, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Two preparations of one corpus at once (two DDP ranks started by torchrun, two
+    runs): one encodes, the other waits for its shards and reads them."""
+    from transformers import AutoTokenizer
+
+    corpus = grammar_corpus(tmp_path / "corpus.txt", 30)
+    recipe = recipe_for(corpus, tiny_model, tmp_path / "cache")
+    task_class = get_task("pretrain")
+    encode_chunk, encoders, started = task_class.encode, set(), threading.Event()
+
+    def slow_encode(self, *args, **kwargs):
+        encoders.add(threading.current_thread().name)
+        started.set()
+        time.sleep(0.1)  # the second preparation starts meanwhile
+        return encode_chunk(self, *args, **kwargs)
+
+    monkeypatch.setattr(task_class, "encode", slow_encode)
+    results: dict[str, list] = {}
+
+    def prepare(name: str) -> None:
+        _, splits = prepared(recipe, AutoTokenizer.from_pretrained(tiny_model))
+        results[name] = list(splits["train"].features)
+
+    caplog.set_level("INFO", logger="nlpkit")
+    first = threading.Thread(target=prepare, args=("first",), name="first")
+    first.start()
+    assert started.wait(60)
+    second = threading.Thread(target=prepare, args=("second",), name="second")
+    second.start()
+    first.join(120)
+    second.join(120)
+    assert encoders == {"first"} and results["second"] == results["first"] != []
+    assert "is encoding these shards; waiting for it" in caplog.text
+    assert [p.name for p in (tmp_path / "cache/features").iterdir() if p.name.startswith(".")] == []  # no lock left
 
 
 def test_a_damaged_shard_folder_is_reported_and_encoded_again(

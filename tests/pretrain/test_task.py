@@ -15,6 +15,8 @@ from nlpkit.data import collate
 from nlpkit.errors import DataError, RecipeError
 from nlpkit.scoring import compute_metrics
 from nlpkit.task import Counts
+from nlpkit_pretrain.corpus import Document
+from nlpkit_pretrain.task import _tokenized
 
 from .conftest import make_task
 
@@ -74,6 +76,26 @@ def test_features(corpus_file: Path, tiny_model: Path, tokenizer) -> None:
     mlm = make_task(encoder={"name": str(tiny_model), "max_length": 24}, head={"objectives": ["mlm"]})
     single = mlm.encode(docs, tokenizer, training=True, counts=Counts())
     assert all(f["input_ids"].count(tokenizer.sep_token_id) == 1 and "next_sentence_label" not in f for f in single)
+
+
+def test_rust_tokenizer_path_gives_what_the_transformers_call_gives(corpus_file: Path, tiny_model: Path, tokenizer) -> None:
+    """Sentences go to the Rust tokenizer directly; where an earlier call left truncation
+    set on it, through the transformers call: the same features either way."""
+    task = make_task(encoder={"name": str(tiny_model), "max_length": 24}, data={"train": str(corpus_file)})
+    docs = task.read(corpus_file, "train") + [Document(["Don't stop-believing!! Naïve café. 日本語のテキスト。"], "x", 1)]
+    direct = task.encode(docs, tokenizer, training=True, counts=Counts())
+    tokenizer.backend_tokenizer.enable_truncation(4)
+    try:
+        through_transformers = task.encode(docs, tokenizer, training=True, counts=Counts())
+    finally:
+        tokenizer.backend_tokenizer.no_truncation()
+    assert direct == through_transformers
+    sentence = docs[-1].sentences()[0]
+    encoded = tokenizer([sentence], add_special_tokens=False)
+    words = encoded.word_ids(0)
+    assert _tokenized([sentence], tokenizer) == (
+        encoded["input_ids"], [[int(i == 0 or w != words[i - 1]) for i, w in enumerate(words)]]
+    )
 
 
 def _checkpoint_with_heads(tiny_model: Path, tokenizer, directory: Path) -> Path:
