@@ -9,11 +9,15 @@
    nothing. Both are given as text tokens per second (the plain loop's token count).
 3. ``nlpkit run`` of ``task: pretrain`` on the whole corpus in a child process under
    ``prlimit --data`` (the process's heap and other private memory; the corpus file and
-   the memory-mapped shards are file-backed and not counted): the streaming pass over
-   the whole corpus, then ``--steps`` training steps of a small scratch BERT. Prints the
-   child's peak RSS, its wall time and the shards' size.
+   the memory-mapped shards are file-backed and not counted) and, with ``--cgroup``, in
+   a memory cgroup of the same limit (everything the process uses, page cache of the
+   corpus and the shards included, which the kernel must reclaim to stay under it; needs
+   root): the streaming pass over the whole corpus, then ``--steps`` training steps of a
+   small scratch BERT. Prints the child's peak RSS (and the cgroup's peak), its wall
+   time, the streaming pass's time and text tokens per second (from ``train.log``) and
+   the shards' size.
 
-    python benchmarks/pretrain_stream.py --mb 300 --limit 2G --steps 20
+    python benchmarks/pretrain_stream.py --mb 300 --limit 2G --steps 20 --cgroup
 
 Not run by CI.
 """
@@ -28,6 +32,7 @@ import shutil
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -107,7 +112,7 @@ def throughput(corpus: Path, work: Path, sample_mb: float, rounds: int) -> None:
     print(f"streaming pass / plain loop: {plain / ours:.2f}x the plain loop's speed")
 
 
-def bounded_run(corpus: Path, work: Path, limit: str, steps: int) -> None:
+def bounded_run(corpus: Path, work: Path, limit: str, steps: int, cgroup: bool) -> None:
     recipe = {
         "task": "pretrain",
         "encoder": {"name": "minilm", "init": "scratch", "max_length": 128,
@@ -121,8 +126,12 @@ def bounded_run(corpus: Path, work: Path, limit: str, steps: int) -> None:
     shutil.rmtree(work / "run", ignore_errors=True)
     (work / "recipe.json").write_text(json.dumps(recipe))
     command = ["prlimit", f"--data={_bytes(limit)}", sys.executable, "-m", "nlpkit", "run", str(work / "recipe.json")]
+    group = MemoryGroup(_bytes(limit)) if cgroup else None
     start = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True)
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, preexec_fn=group.enter if group else None)
+    finally:
+        group_peak = group.close() if group else None
     wall = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # kB -> MiB
     if result.returncode != 0:
@@ -132,10 +141,65 @@ def bounded_run(corpus: Path, work: Path, limit: str, steps: int) -> None:
     index = json.loads((folder / "index.json").read_text())
     shard_bytes = sum(p.stat().st_size for p in folder.iterdir())
     metrics = json.loads((work / "run" / "metrics.json").read_text())
-    print(f"bounded run under prlimit --data={limit}: exit 0 in {wall:.0f} s; peak RSS {peak:,.0f} MiB")
+    tokens = _corpus_tokens(corpus)
+    streaming = _streaming_seconds(work / "run" / "train.log")
+    limits = f"prlimit --data={limit}" + (f" and a {limit} memory cgroup" if group else "")
+    print(f"bounded run under {limits}: exit 0 in {wall:,.0f} s; peak RSS {peak:,.0f} MiB"
+          + (f"; the cgroup's peak {group_peak / 2**20:,.0f} MiB" if group_peak is not None else ""))
     print(f"corpus {corpus.stat().st_size / 1e6:,.0f} MB -> {index['examples']:,} documents, "
-          f"{index['features']:,} sequences in {len(index['shards'])} shards ({shard_bytes / 1e6:,.0f} MB); "
-          f"{metrics['training']['optimizer_steps']} training steps")
+          f"{tokens:,} text tokens -> {index['features']:,} sequences in {len(index['shards'])} shards "
+          f"({shard_bytes / 1e6:,.0f} MB); {metrics['training']['optimizer_steps']} training steps")
+    print(f"streaming pass: {streaming:,.0f} s, {tokens / streaming:,.0f} text tokens/s")
+
+
+def _corpus_tokens(corpus: Path) -> int:
+    """The corpus's text tokens, as the plain loop counts them: it is whole copies of
+    ``wiki.test.raw``, so one copy's count times the copies."""
+    from nlpkit.plugins import resolve_encoder
+    from transformers import AutoTokenizer
+
+    copies, rest = divmod(corpus.stat().st_size, SOURCE.stat().st_size)
+    assert rest == 0, f"{corpus} is not whole copies of {SOURCE}"
+    return copies * plain_loop(SOURCE, AutoTokenizer.from_pretrained(resolve_encoder("minilm")))
+
+
+def _streaming_seconds(log: Path) -> float:
+    """From the log line that names the streamed corpus to the one that names its shards."""
+    stamps: list[datetime] = []
+    for line in log.read_text(encoding="utf-8").splitlines():
+        if ("streamed from" in line) if not stamps else (" shards at " in line):
+            stamps.append(datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f"))
+            if len(stamps) == 2:
+                return (stamps[1] - stamps[0]).total_seconds()
+    raise SystemExit(f"{log}: no streaming pass logged")
+
+
+class MemoryGroup:
+    """A memory cgroup (v2, or v1's memory controller) limited to ``limit`` bytes, for one
+    child process: :meth:`enter` runs in the child before it starts, :meth:`close` gives
+    the group's peak usage in bytes (None where the kernel does not keep one) and removes it."""
+
+    def __init__(self, limit: int) -> None:
+        root = Path("/sys/fs/cgroup")
+        name = f"nlpkit-bench-{os.getpid()}"
+        if (root / "cgroup.controllers").exists():  # v2
+            self.path, files = root / name, ("memory.max", "memory.peak")
+        else:
+            self.path, files = root / "memory" / name, ("memory.limit_in_bytes", "memory.max_usage_in_bytes")
+        self.limit_file, self.peak_file = files
+        self.path.mkdir()
+        (self.path / self.limit_file).write_text(str(limit))
+        if (self.path / "memory.memsw.limit_in_bytes").exists():  # v1 with swap accounting: no swap either
+            (self.path / "memory.memsw.limit_in_bytes").write_text(str(limit))
+
+    def enter(self) -> None:
+        (self.path / "cgroup.procs").write_text(str(os.getpid()))
+
+    def close(self) -> int | None:
+        peak = self.path / self.peak_file
+        value = int(peak.read_text()) if peak.exists() else None
+        self.path.rmdir()
+        return value
 
 
 def _bytes(text: str) -> int:
@@ -151,13 +215,14 @@ def main() -> None:
     parser.add_argument("--limit", default="2G", help="prlimit --data for the bounded run")
     parser.add_argument("--steps", type=int, default=20, help="training steps of the bounded run")
     parser.add_argument("--work", type=Path, default=Path("/tmp/nlpkit-pretrain-stream"))
+    parser.add_argument("--cgroup", action="store_true", help="also run it in a memory cgroup of --limit (root)")
     parser.add_argument("--skip", choices=["throughput", "run"], help="leave one part out")
     args = parser.parse_args()
     corpus = write_corpus(args.work / f"corpus-{args.mb:g}MB.raw", args.mb)
     if args.skip != "throughput":
         throughput(corpus, args.work, args.sample_mb, args.rounds)
     if args.skip != "run":
-        bounded_run(corpus, args.work, args.limit, args.steps)
+        bounded_run(corpus, args.work, args.limit, args.steps, args.cgroup)
 
 
 if __name__ == "__main__":
