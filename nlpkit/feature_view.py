@@ -2,13 +2,15 @@
 features whose rows stay in the memory-mapped store until a batch asks for them.
 
 A store (:mod:`nlpkit.feature_cache`) keeps each key's values as a few flat arrays; the
-view opens the file with safetensors, which maps it into memory, checks every array's
-type and shape against the header as :func:`~nlpkit.feature_cache.load_features` does,
-and keeps in RAM only what finding a row needs: the row offsets of the list columns (4
-bytes a feature, shared by the columns whose rows have equal lengths) and the presence masks of keys that some features lack. ``view[i]`` reads
-row ``i``'s slices and gives the same dict ``load_features`` would, so the tasks, the
-samplers and the loaders see a sequence like any other. The operating system pages the
-arrays in and out: a split's features need not fit in memory.
+view has safetensors check the file (its header, every array's place and size), maps
+the file into memory read-only with numpy, checks every array's type and shape against
+the header as :func:`~nlpkit.feature_cache.load_features` does, and keeps in RAM only
+what finding a row needs: the row offsets of the list columns (4 bytes a feature, shared
+by the columns whose rows have equal lengths) and the presence masks of keys that some
+features lack. ``view[i]`` reads row ``i``'s slices and gives the same dict
+``load_features`` would, so the tasks, the samplers and the loaders see a sequence like
+any other. The operating system pages the arrays in and out: a split's features need
+not fit in memory.
 
 A store replaced while a view is open (another run writing the same key) or deleted
 (``nlpkit cache clear``) stays readable through the view: the mapped file lives on
@@ -18,6 +20,7 @@ open their own).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Iterator, Sequence, overload
 
@@ -46,12 +49,12 @@ class MappedFeatures(Sequence[Feature]):
         from safetensors import SafetensorError, safe_open
 
         try:
-            self._handle = safe_open(str(self.path), framework="numpy")
-            self._count, specs = read_header(self._handle.metadata(), self.key)
+            with safe_open(str(self.path), framework="numpy") as handle:  # checks the file's header and sizes
+                self._count, specs = read_header(handle.metadata(), self.key)
             parts: dict[str, dict[str, Any]] = {}
-            for tensor in self._handle.keys():  # "<column index>.<part>"
+            for tensor, array in _mapped_arrays(self.path).items():  # "<column index>.<part>"
                 column, _, part = tensor.partition(".")
-                parts.setdefault(column, {})[part] = self._handle.get_slice(tensor)
+                parts.setdefault(column, {})[part] = array
             self._columns = [_Column(spec, parts.get(str(i), {}), self._count) for i, spec in enumerate(specs)]
             _share_offsets(self._columns)
         except SafetensorError as exc:
@@ -95,7 +98,7 @@ class MappedFeatures(Sequence[Feature]):
 class _Column:
     """One key of the store: where each row's value lies, read on demand."""
 
-    def __init__(self, spec: dict[str, Any], slices: dict[str, Any], count: int) -> None:
+    def __init__(self, spec: dict[str, Any], slices: dict[str, np.ndarray], count: int) -> None:
         name = spec["key"]
         if type(name) is not str:
             raise CacheFormatError("a column without a string key")
@@ -142,11 +145,10 @@ class _Column:
         if self.json is not None:
             feature[self.name] = normalised(self.json[row])  # a fresh copy: callers may change it
         elif self.offsets is None:
-            feature[self.name] = self.values[row : row + 1].tolist()[0]
+            feature[self.name] = self.values[row].item()
         else:
-            start, end = int(self.offsets[row]), int(self.offsets[row + 1])
-            # safetensors refuses an empty slice at the end of an array
-            feature[self.name] = self.values[start:end].tolist() if end > start else []
+            start, end = self.offsets[row : row + 2].tolist()
+            feature[self.name] = self.values[start:end].tolist()
 
 
 def _share_offsets(columns: list[_Column]) -> None:
@@ -163,15 +165,34 @@ def _share_offsets(columns: list[_Column]) -> None:
             column.offsets = same
 
 
-def _check(part: Any, dtypes: Sequence[np.dtype], shape: tuple[int, ...], name: str) -> None:
-    dtype = _SAFETENSORS_DTYPES.get(part.get_dtype())
-    found = tuple(part.get_shape())
-    if dtype is None or np.dtype(dtype) not in dtypes or found != shape:
+def _check(part: np.ndarray, dtypes: Sequence[np.dtype], shape: tuple[int, ...], name: str) -> None:
+    if part.dtype not in dtypes or part.shape != shape:
         expected = "/".join(t.name for t in dtypes)
-        raise CacheFormatError(f"{name}: expected {expected} {shape}, found {part.get_dtype()} {found}")
+        raise CacheFormatError(f"{name}: expected {expected} {shape}, found {part.dtype} {part.shape}")
 
 
-def _read(part: Any, dtypes: Sequence[np.dtype], shape: tuple[int, ...] | None, name: str) -> np.ndarray:
-    """A whole (small) array of the store, checked; ``shape`` None: any 1-d length."""
-    _check(part, dtypes, shape if shape is not None else tuple(part.get_shape())[:1], name)
-    return part[:]
+def _read(part: np.ndarray, dtypes: Sequence[np.dtype], shape: tuple[int, ...] | None, name: str) -> np.ndarray:
+    """A whole (small) array of the store, checked and copied into memory; ``shape``
+    None: any 1-d length."""
+    _check(part, dtypes, shape if shape is not None else part.shape[:1], name)
+    return np.array(part)
+
+
+def _mapped_arrays(path: Path) -> dict[str, np.ndarray]:
+    """Every array of a safetensors file (already checked by ``safe_open``) as a numpy
+    view of the file mapped read-only: slicing a row out of it is a numpy slice, where
+    safetensors' own slices cost 3 to 4 microseconds each (a row of five token lists:
+    a fifth of the time the making of a batch takes)."""
+    mapped = np.memmap(path, dtype=np.uint8, mode="r").view(np.ndarray)  # plain arrays slice 3x faster
+    size = int(mapped[:8].view("<u8")[0])
+    header = json.loads(mapped[8 : 8 + size].tobytes())
+    arrays = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        if info["dtype"] not in _SAFETENSORS_DTYPES:
+            raise CacheFormatError(f"{name}: an array of type {info['dtype']}")
+        begin, end = (8 + size + int(offset) for offset in info["data_offsets"])
+        dtype = np.dtype(_SAFETENSORS_DTYPES[info["dtype"]]).newbyteorder("<")
+        arrays[name] = mapped[begin:end].view(dtype).reshape(info["shape"])
+    return arrays
