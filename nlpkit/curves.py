@@ -37,6 +37,9 @@ class Curves:
     """What the logs hold, as (step, value) series in step order."""
 
     train_loss: Series = field(default_factory=list)
+    loss_parts: dict[str, Series] = field(default_factory=dict)
+    """The parts of the training loss a run logs, by name (distillation's ``hard_loss``,
+    ``soft_loss``, ``hidden_loss``)."""
     lr: Series = field(default_factory=list)
     validation: dict[str, Series] = field(default_factory=dict)
     """By logged name (``val_accuracy``, ``val_loss``)."""
@@ -49,7 +52,8 @@ class Curves:
 
     @property
     def last_step(self) -> int:
-        steps = [s for series in (self.train_loss, self.lr, *self.validation.values()) for s, _ in series]
+        every = (self.train_loss, self.lr, *self.loss_parts.values(), *self.validation.values())
+        steps = [s for series in every for s, _ in series]
         return max(steps, default=0)
 
 
@@ -70,6 +74,8 @@ def read_curves(paths: Iterable[Path]) -> Curves:
                 for key, value in row.items():
                     if key and is_val_key(key) and value:
                         curves.validation.setdefault(key, []).append((step, float(value)))
+                    elif key and key.endswith("_loss") and key != "train_loss" and value:
+                        curves.loss_parts.setdefault(key, []).append((step, float(value)))
     curves.epoch_ends = sorted(epoch_last.values())[:-1]
     return curves
 
@@ -157,6 +163,13 @@ def _draw_loss(ax: "Axes", curves: Curves) -> None:
         if weight:
             ax.plot(steps, smoothed(list(losses), weight), color="tab:blue", linewidth=2,
                     label=f"training loss, smoothed (EMA {weight:.2f})")
+        drawn += losses
+    colors = ("tab:cyan", "tab:olive", "tab:pink", "tab:gray")
+    for color, (name, series) in zip(colors, sorted(curves.loss_parts.items())):
+        steps, losses = zip(*series)
+        weight = smoothing_weight(len(losses))  # drawn smoothed only: the total's raw line is noise enough
+        label = f"training {name.replace('_', ' ')}" + (f", smoothed (EMA {weight:.2f})" if weight else "")
+        ax.plot(steps, smoothed(list(losses), weight), color=color, linewidth=1.5, label=label)
         drawn += losses
     if VAL_LOSS in curves.validation:
         steps, losses = zip(*curves.validation[VAL_LOSS])

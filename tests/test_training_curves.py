@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import nlpkit
-from nlpkit.curves import MIN_SPAN, Curves, draw, run_curves, smoothed, smoothing_weight
+from nlpkit.curves import MIN_SPAN, Curves, draw, read_curves, run_curves, smoothed, smoothing_weight
 from nlpkit.monitor import Monitor
 from nlpkit.rundir import RunDir
 
@@ -102,6 +102,22 @@ def test_a_long_run_gets_a_smoothed_loss_over_the_raw_one() -> None:
     wiggle = lambda ys: sum(abs(a - b) for a, b in zip(ys, ys[1:]))  # noqa: E731
     assert wiggle(list(smooth.get_ydata())) < wiggle(values) / 4
     assert smoothing_weight(7) == 0  # too few points to smooth: the raw line only
+
+
+def test_the_parts_of_a_distilled_loss_get_lines_of_their_own(tmp_path: Path) -> None:
+    log = tmp_path / "metrics.csv"
+    log.write_text(
+        "epoch,step,train_loss,hard_loss,soft_loss,lr,val_accuracy\n"
+        + "".join(f"0,{s},{1.0 / s},{2.0 / s},{0.5 / s},0.001,\n" for s in range(1, 6))
+        + "0,5,,,,,0.75\n"
+    )
+    curves = read_curves([log])
+    assert curves.loss_parts == {"hard_loss": [(s, 2.0 / s) for s in range(1, 6)],
+                                 "soft_loss": [(s, 0.5 / s) for s in range(1, 6)]}
+    lines = {line.get_label(): line for line in draw(curves, None).axes[0].get_lines()}
+    assert list(lines["training hard loss"].get_ydata()) == pytest.approx([2.0 / s for s in range(1, 6)])
+    assert list(lines["training soft loss"].get_xdata()) == [1, 2, 3, 4, 5]
+    assert draw(curves, None).axes[0].get_ylim()[1] >= 2.0  # the axis holds every part
 
 
 def test_smoothing_is_bias_corrected_at_the_start() -> None:
