@@ -167,7 +167,8 @@ def _streaming_seconds(log: Path) -> float:
     """From the log line that names the streamed corpus to the one that names its shards."""
     stamps: list[datetime] = []
     for line in log.read_text(encoding="utf-8").splitlines():
-        if ("streamed from" in line) if not stamps else (" shards at " in line):
+        wanted = " shards at " if stamps else "streamed from"
+        if wanted in line:
             stamps.append(datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f"))
             if len(stamps) == 2:
                 return (stamps[1] - stamps[0]).total_seconds()

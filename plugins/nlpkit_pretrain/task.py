@@ -364,9 +364,9 @@ def _tokenized(sentences: list[str], tokenizer: "PreTrainedTokenizerBase") -> tu
 
 def _tokenized_by_backend(sentences: list[str], backend: Any) -> tuple[list[list[int]], list[list[int]]]:
     """:func:`_tokenized` by the Rust tokenizer itself: the same ids and word ids as a call
-    of the transformers tokenizer, without the dicts of every field that it builds (a
-    third of the streaming pass's time). Only for a backend with no truncation or padding
-    left set on it by an earlier call."""
+    of the transformers tokenizer, without the dict of every field that it builds for
+    each sentence. Only for a backend with no truncation or padding left set on it by an
+    earlier call."""
     ids: list[list[int]] = []
     starts: list[list[int]] = []
     for begin in range(0, len(sentences), TOKENIZE_BATCH):
